@@ -1,0 +1,192 @@
+"""grading.yaml -> typed rubric. Every malformed value gets one error naming its key path."""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO_ROOT / "grading.yaml"
+ITEM_IDS = (
+    "pixel_shuffle.shapes", "pixel_shuffle.values", "pixel_shuffle.einops", "pixel_shuffle.module",
+    "pixel_unshuffle.values", "cnn.interface", "cnn.accuracy", "sr.interface", "sr.psnr",
+)
+SANDBOXES = ("auto", "none", "process", "bwrap")
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+CALIBRATION_MARKER = "# ---- calibration: written by `python -m grader calibrate`; thresholds may be edited by hand ----"
+
+
+class ConfigError(ValueError):
+    """A problem in grading.yaml, worded as `file: key.path: problem`."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    zero_at: float
+    full_at: float
+
+    def credit(self, value: float) -> float:
+        """Fraction of the points earned by `value`, linear between zero_at and full_at."""
+        if value != value:  # NaN earns nothing
+            return 0.0
+        return min(1.0, max(0.0, (value - self.zero_at) / (self.full_at - self.zero_at)))
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    name: str
+    points: float
+    timeout_s: float
+    visibility: str = "visible"
+    max_params: int | None = None
+    upscale_factor: int = 2
+    train: dict[str, Any] = field(default_factory=dict)
+    threshold: Threshold | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    sha256: str
+    profile: str
+    device: str
+    sandbox: str
+    memory_limit_mb: int
+    output_limit_kb: int
+    suspicious_gap: float
+    suspicious_params: int
+    items: tuple[Item, ...]
+    calibration: dict[str, Any]
+
+    def item(self, item_id: str) -> Item:
+        return next(i for i in self.items if i.id == item_id)
+
+    @property
+    def max_score(self) -> float:
+        return sum(i.points for i in self.items)
+
+
+class _Reader:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, key: str, problem: str):
+        raise ConfigError(f"{self.path}: {key}: {problem}")
+
+    def get(self, mapping: dict, key: str, where: str, kind, default: Any = ..., profile: str | None = None):
+        """Read mapping[key]; a {quick: .., full: ..} mapping picks `profile`'s value."""
+        full_key = f"{where}.{key}" if where else key
+        if key not in mapping:
+            if default is ...:
+                self.fail(full_key, "is missing")
+            return default
+        value = mapping[key]
+        if isinstance(value, dict) and profile is not None:
+            if profile not in value:
+                self.fail(full_key, f"has no value for profile '{profile}' (has: {', '.join(map(str, value))})")
+            value, full_key = value[profile], f"{full_key}.{profile}"
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            self.fail(full_key, f"expected {names}, got {value!r}")
+        if isinstance(value, (int, float)) and value < 0:
+            self.fail(full_key, f"must not be negative, got {value!r}")
+        return value
+
+
+def load_config(path: str | os.PathLike | None = None, profile: str = "quick") -> Config:
+    path = Path(path or os.environ.get("GRADER_CONFIG") or DEFAULT_CONFIG)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the rubric file ({exc.strerror}); pass --config FILE") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        raise ConfigError(f"{path}: not valid YAML at {where}: {getattr(exc, 'problem', exc)}") from None
+    r = _Reader(path)
+    if not isinstance(raw, dict):
+        r.fail("(top level)", "expected a mapping with settings, profiles and items")
+    profiles = r.get(raw, "profiles", "", dict)
+    if profile not in profiles:
+        raise ConfigError(f"{path}: profiles: unknown profile '{profile}' (defined: {', '.join(profiles)})")
+    device = r.get(profiles[profile], "device", f"profiles.{profile}", str)
+    settings = r.get(raw, "settings", "", dict, default={})
+    sandbox = r.get(settings, "sandbox", "settings", str, default="auto")
+    if sandbox not in SANDBOXES:
+        r.fail("settings.sandbox", f"expected one of {', '.join(SANDBOXES)}, got {sandbox!r}")
+    calibration = r.get(raw, "calibration", "", dict, default={}) or {}
+    calibrated = calibration.get(profile) or {}
+
+    items, seen = [], set()
+    raw_items = r.get(raw, "items", "", list)
+    for n, entry in enumerate(raw_items):
+        where = f"items[{n}]"
+        if not isinstance(entry, dict):
+            r.fail(where, f"expected a mapping with id, name, points, got {entry!r}")
+        item_id = r.get(entry, "id", where, str)
+        where = f"items[{n}] ({item_id})"
+        if item_id not in ITEM_IDS:
+            r.fail(f"{where}.id", f"unknown item id (known: {', '.join(ITEM_IDS)})")
+        if item_id in seen:
+            r.fail(f"{where}.id", "appears twice")
+        seen.add(item_id)
+        train = {k: r.get(entry.get("train", {}), k, f"{where}.train", (int, float, str), profile=profile)
+                 for k in (entry.get("train") or {})}
+        threshold = None
+        if item_id in ("cnn.accuracy", "sr.psnr"):
+            cal = calibrated.get(item_id)
+            if not isinstance(cal, dict):
+                r.fail(f"calibration.{profile}.{item_id}",
+                       f"is missing: run `python -m grader calibrate --profile {profile}` to measure thresholds")
+            zero = r.get(cal, "zero_at", f"calibration.{profile}.{item_id}", (int, float))
+            full = r.get(cal, "full_at", f"calibration.{profile}.{item_id}", (int, float))
+            if full <= zero:
+                r.fail(f"calibration.{profile}.{item_id}", f"full_at ({full}) must be above zero_at ({zero})")
+            threshold = Threshold(float(zero), float(full))
+            if not train.get("steps"):
+                r.fail(f"{where}.train.steps", "is missing: the training budget in optimizer steps")
+        visibility = r.get(entry, "visibility", where, str, default="visible")
+        if visibility not in VISIBILITIES:
+            r.fail(f"{where}.visibility", f"expected one of {', '.join(VISIBILITIES)}, got {visibility!r}")
+        items.append(Item(
+            id=item_id,
+            name=r.get(entry, "name", where, str),
+            points=float(r.get(entry, "points", where, (int, float))),
+            timeout_s=float(r.get(entry, "timeout_s", where, (int, float), profile=profile)),
+            visibility=visibility,
+            max_params=r.get(entry, "max_params", where, int, default=None),
+            upscale_factor=r.get(entry, "upscale_factor", where, int, default=2),
+            train=train,
+            threshold=threshold,
+        ))
+    if not items:
+        r.fail("items", "is empty: nothing to grade")
+    return Config(
+        path=path, sha256=hashlib.sha256(text.encode()).hexdigest(), profile=profile, device=device,
+        sandbox=sandbox,
+        memory_limit_mb=r.get(settings, "memory_limit_mb", "settings", int, default=6144),
+        output_limit_kb=r.get(settings, "output_limit_kb", "settings", int, default=64),
+        suspicious_gap=float(r.get(settings, "suspicious_gap", "settings", (int, float), default=0.05)),
+        suspicious_params=r.get(settings, "suspicious_params", "settings", int, default=2_000_000),
+        items=tuple(items), calibration=calibrated,
+    )
+
+
+def write_calibration(path: Path, profile: str, values: dict[str, dict[str, Any]]) -> None:
+    """Rewrite only the machine-written calibration section, keeping the hand-written part and its comments."""
+    text = path.read_text()
+    head = text.split(CALIBRATION_MARKER)[0].rstrip() + "\n\n"
+    calibration = (yaml.safe_load(text) or {}).get("calibration") or {}
+    calibration[profile] = values
+    body = yaml.safe_dump({"calibration": calibration}, sort_keys=False, default_flow_style=False)
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text(head + CALIBRATION_MARKER + "\n" + body)
+    os.replace(tmp, path)

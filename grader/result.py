@@ -1,0 +1,93 @@
+"""The one result object. JSON, Gradescope, PrairieLearn, JUnit, CSV and HTML are renderings of it."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATUSES = ("passed", "partial", "failed", "error")
+
+
+@dataclass
+class ItemResult:
+    id: str
+    name: str
+    max_score: float
+    score: float = 0.0
+    status: str = "error"
+    output: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    visibility: str = "visible"
+
+    def set(self, fraction: float, output: str, **metrics: Any) -> "ItemResult":
+        """Award `fraction` of the points; status follows from it."""
+        fraction = min(1.0, max(0.0, fraction))
+        self.score = round(self.max_score * fraction, 2)
+        self.status = "passed" if fraction >= 1.0 else "partial" if fraction > 0 else "failed"
+        self.output = output
+        self.metrics.update(metrics)
+        return self
+
+    def error(self, output: str, **metrics: Any) -> "ItemResult":
+        self.score, self.status, self.output = 0.0, "error", output
+        self.metrics.update(metrics)
+        return self
+
+
+@dataclass
+class Report:
+    score: float
+    max_score: float
+    profile: str
+    device: str
+    versions: dict[str, str]
+    duration_s: float
+    submission: dict[str, Any]
+    tests: list[ItemResult]
+    sandbox: str = "none"
+    sandbox_note: str = ""
+    determinism: dict[str, Any] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)      # for the instructor: suspicious, not a verdict
+    images: list[dict[str, str]] = field(default_factory=list)  # {label, png_base64}
+    config: dict[str, str] = field(default_factory=dict)
+    estimate_note: str = ""
+    complete: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Report":
+        data = dict(data)
+        data["tests"] = [ItemResult(**t) for t in data["tests"]]
+        return cls(**data)
+
+    def recompute_score(self) -> None:
+        self.score = round(sum(t.score for t in self.tests), 2)
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write via a temp file in the same folder and rename, so a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_report(report: Report, path: str | os.PathLike) -> None:
+    write_atomic(path, json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+
+
+def read_report(path: str | os.PathLike) -> Report:
+    return Report.from_dict(json.loads(Path(path).read_text()))

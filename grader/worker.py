@@ -1,0 +1,376 @@
+"""Worker: the only process that imports and runs student code.
+
+Standalone on purpose (no `grader` imports): the orchestrator copies this file into a private folder and
+starts it with `python -I worker.py REPLY_FD`, so student code cannot reach the grader, the rubric or the
+report. Requests arrive as JSON lines on stdin; replies leave as JSON lines on REPLY_FD; arrays travel as
+.npy files (never pickle). The worker returns raw model outputs only: every score is computed by the
+trusted side. The training loops live here (`train_classifier`, `train_super_resolution`) and are the ones
+`bench/` measures.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import sys
+import time
+import traceback
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081   # torchvision Normalize values of the practical
+TORCH_SHUFFLE_OPS = {"pixel_shuffle", "pixel_unshuffle"}
+
+
+class StudentError(Exception):
+    """A problem in the student's code, already worded for the student."""
+
+
+# ---------------------------------------------------------------- tracing what actually executes
+class _OpRecorder(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.ops: set[str] = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.add(func.overloadpacket.__name__)
+        return func(*args, **(kwargs or {}))
+
+
+def traced_call(fn, *args):
+    """Run fn(*args); return (result, aten ops seen, whether any einops code ran)."""
+    einops_ran = False
+
+    def profiler(frame, event, arg):
+        nonlocal einops_ran
+        if event == "call" and frame.f_globals.get("__name__", "").startswith("einops"):
+            einops_ran = True
+
+    recorder = _OpRecorder()
+    sys.setprofile(profiler)
+    try:
+        with recorder:
+            result = fn(*args)
+    finally:
+        sys.setprofile(None)
+    return result, sorted(recorder.ops), einops_ran
+
+
+# ---------------------------------------------------------------- helpers
+def load(path: str) -> np.ndarray:
+    return np.load(path, allow_pickle=False)
+
+
+def save(name: str, tensor: torch.Tensor) -> str:
+    path = os.path.join("out", name + ".npy")
+    np.save(path, tensor.detach().to("cpu").contiguous().numpy(), allow_pickle=False)
+    return path
+
+
+def as_tensor(value, what: str) -> torch.Tensor:
+    if type(value) is not torch.Tensor:   # exact type: subclasses can lie about comparisons
+        raise StudentError(f"{what} returned {type(value).__name__}, expected a torch.Tensor")
+    return value
+
+
+def student_module(name: str):
+    try:
+        return importlib.import_module(name)
+    except SyntaxError as exc:
+        raise StudentError(f"{name}.py has a syntax error at line {exc.lineno}: {exc.msg}") from None
+    except Exception as exc:
+        raise StudentError(f"importing {name}.py raised {type(exc).__name__}: {exc}\n{short_traceback()}") from None
+
+
+def student_attr(module: str, attr: str):
+    mod = student_module(module)
+    if not hasattr(mod, attr):
+        raise StudentError(f"{module}.py does not define `{attr}`")
+    return getattr(mod, attr)
+
+
+def short_traceback() -> str:
+    """The traceback frames inside the submission only: what a student can act on."""
+    frames = [f for f in traceback.extract_tb(sys.exc_info()[2]) if "submission" in f.filename]
+    return "".join(traceback.format_list(frames[-4:])).rstrip()
+
+
+def build(cls, *args, device: str, max_params: int | None, what: str):
+    try:
+        model = cls(*args)
+    except NotImplementedError:
+        raise StudentError(f"{what} raises NotImplementedError: it is still the stub") from None
+    if not isinstance(model, torch.nn.Module):
+        raise StudentError(f"{what} is a {type(model).__name__}, expected a torch.nn.Module")
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if max_params is not None and trainable > max_params:
+        raise StudentError(f"{what} has {trainable:,} trainable parameters; the budget is {max_params:,}. "
+                           f"Use fewer or narrower layers.")
+    return model.to(device), trainable
+
+
+def make_optimizer(name: str, params, lr: float):
+    return {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}[name](params, lr=lr)
+
+
+def make_schedule(name: str, optimizer, lr: float, steps: int):
+    if name == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.15)
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    return None
+
+
+# ---------------------------------------------------------------- training loops (measured by bench/)
+def train_classifier(model, images, labels, *, steps, batch_size, lr, optimizer="adamw", seed=0,
+                     device="cpu", progress=lambda step: None):
+    """MNIST: uint8 images (N,28,28) held as one normalized tensor; batches sliced by a seeded permutation."""
+    x = ((images.to(device, torch.float32) / 255 - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
+    y = labels.to(device)
+    generator = torch.Generator().manual_seed(seed)
+    opt = make_optimizer(optimizer, model.parameters(), lr)
+    model.train()
+    order, pos, losses = torch.randperm(len(x), generator=generator), 0, []
+    for step in range(steps):
+        if pos + batch_size > len(x):
+            order, pos = torch.randperm(len(x), generator=generator), 0
+        idx = order[pos:pos + batch_size].to(device)
+        pos += batch_size
+        logits = first_output(model(x[idx]), "CNN.forward")
+        loss = F.cross_entropy(logits, y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % 50 == 0 or step == steps - 1:
+            losses.append([step, check_loss(loss, step)])
+            progress(step + 1)
+    return losses
+
+
+def train_super_resolution(model, lr_images, hr_images, *, r, steps, batch_size, patch, lr, optimizer="adam",
+                           schedule="none", seed=0, device="cpu", progress=lambda step: None):
+    """SR: LR/HR crops held as tensors; each step takes aligned random patches (patch=0: whole crops)."""
+    lr_images, hr_images = lr_images.to(device), hr_images.to(device)
+    generator = torch.Generator().manual_seed(seed)
+    opt = make_optimizer(optimizer, model.parameters(), lr)
+    sched = make_schedule(schedule, opt, lr, steps)
+    n, side = lr_images.shape[0], lr_images.shape[-1]
+    patch = patch or side
+    model.train()
+    losses = []
+    for step in range(steps):
+        idx = torch.randint(0, n, (batch_size,), generator=generator)
+        if patch == side:
+            x, y = lr_images[idx], hr_images[idx]
+        else:
+            i, j = (torch.randint(0, side - patch + 1, (batch_size,), generator=generator) for _ in range(2))
+            rows = (i[:, None] + torch.arange(patch))[:, :, None]
+            cols = (j[:, None] + torch.arange(patch))[:, None, :]
+            hrows = (i[:, None] * r + torch.arange(patch * r))[:, :, None]
+            hcols = (j[:, None] * r + torch.arange(patch * r))[:, None, :]
+            b = idx[:, None, None].to(device)
+            x = lr_images[:, 0][b, rows.to(device), cols.to(device)].unsqueeze(1)
+            y = hr_images[:, 0][b, hrows.to(device), hcols.to(device)].unsqueeze(1)
+        out = as_tensor(model(x), "Net.forward")
+        if out.shape != y.shape:
+            raise StudentError(f"Net({r}) turned a {tuple(x.shape)} input into {tuple(out.shape)}, "
+                               f"expected {tuple(y.shape)}")
+        loss = F.mse_loss(out, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if sched:
+            sched.step()
+        if step % 25 == 0 or step == steps - 1:
+            losses.append([step, check_loss(loss, step)])
+            progress(step + 1)
+    return losses
+
+
+def first_output(out, what):
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise StudentError(f"{what} must return (logits, embedding), got {describe(out)}")
+    return as_tensor(out[0], what + " (logits)")
+
+
+def check_loss(loss, step) -> float:
+    value = loss.item()
+    if not math.isfinite(value):
+        raise StudentError(f"the training loss became {value} at step {step}: check for division by zero, "
+                           f"log of 0, or an exploding output")
+    return round(value, 5)
+
+
+def describe(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} ({', '.join(describe(v) for v in value[:3])})"
+    return f"a {type(value).__name__}"
+
+
+@torch.no_grad()
+def predict(model, inputs: torch.Tensor, batch: int, fn, device: str) -> torch.Tensor:
+    model.eval()
+    return torch.cat([fn(model(inputs[k:k + batch].to(device))).cpu() for k in range(0, len(inputs), batch)])
+
+
+# ---------------------------------------------------------------- tasks
+def task_shuffle(req, progress):
+    """Call pixel_shuffle / pixel_unshuffle / PixelShuffle on each case; return outputs and what ran."""
+    kind, results = req["fn"], []
+    for k, case in enumerate(req["cases"]):
+        x = torch.from_numpy(load(case["input"]))
+        if case.get("transposed"):
+            x = x.transpose(-1, -2)          # a non-contiguous view with the intended shape
+        entry = {}
+        try:
+            if kind == "PixelShuffle":
+                module = student_attr("pixel_shuffle", "PixelShuffle")(case["factor"])
+                if not isinstance(module, torch.nn.Module):
+                    raise StudentError(f"PixelShuffle({case['factor']}) is a {type(module).__name__}, "
+                                       f"expected a torch.nn.Module")
+                x.requires_grad_(True)
+                out, ops, einops_ran = traced_call(module, x)
+                out = as_tensor(out, "PixelShuffle.forward")
+                (out * torch.from_numpy(load(case["grad_weight"]))).sum().backward()
+                if x.grad is None:
+                    raise StudentError("no gradient reached the input: the output is detached from it")
+                entry["grad"] = save(f"{kind}_{k}_grad", x.grad)
+            else:
+                fn = student_attr("pixel_shuffle", kind)
+                out, ops, einops_ran = traced_call(fn, x, case["factor"])
+                out = as_tensor(out, kind)
+            entry.update(output=save(f"{kind}_{k}", out), ops=ops, einops=einops_ran)
+        except StudentError as exc:
+            entry["error"] = str(exc)
+        except NotImplementedError:
+            entry["error"] = f"{kind} raises NotImplementedError: it is still the stub"
+        except Exception as exc:
+            entry["error"] = f"{kind} raised {type(exc).__name__}: {exc}\n{short_traceback()}".rstrip()
+        results.append(entry)
+        progress(k + 1)
+    return {"cases": results}
+
+
+def task_cnn_interface(req, progress):
+    model, trainable = build(student_attr("model", "CNN"), device="cpu", max_params=None, what="CNN()")
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.from_numpy(load(req["input"])))
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        return {"shape_error": f"CNN.forward must return (logits, embedding), got {describe(out)}",
+                "trainable": trainable}
+    logits, embedding = as_tensor(out[0], "CNN.forward (logits)"), as_tensor(out[1], "CNN.forward (embedding)")
+    return {"logits": save("cnn_logits", logits), "embedding": save("cnn_embedding", embedding),
+            "trainable": trainable}
+
+
+def task_cnn_train(req, progress):
+    device = req["device"]
+    model, trainable = build(student_attr("model", "CNN"), device=device, max_params=req["max_params"],
+                             what="CNN()")
+    eval_x = torch.from_numpy(load(req["eval_x"]))
+    normalize = lambda imgs: ((imgs.float() / 255 - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
+    argmax = lambda out: first_output(out, "CNN.forward").argmax(1)
+    before = predict(model, normalize(eval_x[:req["pretrain_eval"]]), 1000, argmax, device)
+    losses = train_classifier(model, torch.from_numpy(load(req["train_x"])), torch.from_numpy(load(req["train_y"])),
+                              steps=req["steps"], batch_size=req["batch_size"], lr=req["lr"],
+                              optimizer=req["optimizer"], seed=req["seed"], device=device, progress=progress)
+    after = predict(model, normalize(eval_x), 1000, argmax, device)
+    return {"predictions": save("cnn_predictions", after), "pretrain_predictions": save("cnn_pretrain", before),
+            "losses": losses, "trainable": trainable}
+
+
+def task_sr_interface(req, progress):
+    cls, results = student_attr("model", "Net"), {}
+    x = torch.from_numpy(load(req["input"]))
+    for r in req["factors"]:
+        try:
+            model, trainable = build(cls, r, device="cpu", max_params=None, what=f"Net({r})")
+            model.eval()
+            with torch.no_grad():
+                out = as_tensor(model(x), f"Net({r}).forward")
+            results[str(r)] = {"output": save(f"sr_{r}", out), "trainable": trainable}
+        except StudentError as exc:
+            results[str(r)] = {"error": str(exc)}
+        except Exception as exc:
+            results[str(r)] = {"error": f"Net({r}) raised {type(exc).__name__}: {exc}\n{short_traceback()}".rstrip()}
+    return {"factors": results}
+
+
+def task_sr_train(req, progress):
+    device, r = req["device"], req["upscale_factor"]
+    model, trainable = build(student_attr("model", "Net"), r, device=device, max_params=req["max_params"],
+                             what=f"Net({r})")
+    test_lr = torch.from_numpy(load(req["test_lr"]))
+    as_output = lambda out: as_tensor(out, f"Net({r}).forward")
+    before = predict(model, test_lr[:req["pretrain_eval"]], 4, as_output, device)
+    losses = train_super_resolution(model, torch.from_numpy(load(req["train_lr"])),
+                                    torch.from_numpy(load(req["train_hr"])), r=r, steps=req["steps"],
+                                    batch_size=req["batch_size"], patch=req["patch"], lr=req["lr"],
+                                    optimizer=req["optimizer"], schedule=req["schedule"], seed=req["seed"],
+                                    device=device, progress=progress)
+    after = predict(model, test_lr, 4, as_output, device)
+    return {"outputs": save("sr_outputs", after.float()), "pretrain_outputs": save("sr_pretrain", before.float()),
+            "losses": losses, "trainable": trainable}
+
+
+TASKS = {"shuffle": task_shuffle, "cnn_interface": task_cnn_interface, "cnn_train": task_cnn_train,
+         "sr_interface": task_sr_interface, "sr_train": task_sr_train}
+
+
+def explain(exc: BaseException, device: str) -> str:
+    """An exception from student code, in a student's terms."""
+    if isinstance(exc, StudentError):
+        return str(exc)
+    if isinstance(exc, NotImplementedError):
+        return "a function you must write still raises NotImplementedError (the stub)" + (f": {exc}" if str(exc) else "")
+    text = f"{type(exc).__name__}: {exc}"
+    if device == "cpu" and ("CUDA" in str(exc) or "cuda" in str(exc)):
+        return (f"your code uses the GPU (.cuda() or device='cuda'), but grading runs on the CPU here. "
+                f"Create tensors on the input's device (x.device) instead. ({text})")
+    if isinstance(exc, MemoryError):
+        return "ran out of memory (MemoryError): the model or a tensor is far too large"
+    return f"{text}\n{short_traceback()}".rstrip()
+
+
+def main() -> None:
+    reply_fd = int(sys.argv[1])
+    replies = os.fdopen(reply_fd, "w", buffering=1)
+    sys.path.insert(0, os.path.abspath("submission"))
+    os.makedirs("out", exist_ok=True)
+    torch.set_num_threads(int(os.environ.get("GRADER_THREADS", "2")))
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+
+    def send(message):
+        replies.write(json.dumps(message) + "\n")
+
+    for line in sys.stdin:
+        req = json.loads(line)
+        torch.manual_seed(req.get("seed", 0))
+        last = [0.0]
+
+        def progress(done, _id=req["id"], _total=req.get("steps") or len(req.get("cases", [])) or 1):
+            if time.monotonic() - last[0] > 0.5:
+                last[0] = time.monotonic()
+                send({"id": _id, "progress": [done, _total]})
+
+        try:
+            result = TASKS[req["task"]](req, progress)
+            send({"id": req["id"], "ok": True, "result": result})
+        except BaseException as exc:  # SystemExit from student code too: report it, keep serving
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            message = (f"the submission called exit({exc.code})" if isinstance(exc, SystemExit)
+                       else explain(exc, req.get("device", "cpu")))
+            send({"id": req["id"], "ok": False, "error": message})
+
+
+if __name__ == "__main__":
+    main()
