@@ -43,6 +43,7 @@ class Run:
     session: WorkerSession
     progress: Callable[[str, int, int], None]
     secret: np.random.Generator
+    seed: int = TRAIN_SEED
     flags: list[str] = field(default_factory=list)
     images: list[dict[str, str]] = field(default_factory=list)
 
@@ -254,7 +255,7 @@ def group_cnn(run: Run) -> None:
                          train_x=run.session.write_input("mnist_train_x", mnist.train_x),
                          train_y=run.session.write_input("mnist_train_y", mnist.train_y),
                          eval_x=run.session.write_input("mnist_eval_x", eval_x), pretrain_eval=2000,
-                         max_params=item.max_params, seed=TRAIN_SEED, **training(item))
+                         max_params=item.max_params, seed=run.seed, **training(item))
         if reply is None:
             return
         preds = run.array(reply.get("predictions"), ("cnn.accuracy",), shape=(2 * n,))
@@ -357,7 +358,7 @@ def group_sr(run: Run) -> None:
                          upscale_factor=factor, train_lr=run.session.write_input("sr_train_lr", train.lr),
                          train_hr=run.session.write_input("sr_train_hr", train.hr),
                          test_lr=run.session.write_input("sr_test_lr", test.lr), pretrain_eval=8,
-                         max_params=item.max_params, seed=TRAIN_SEED, patch=int(item.train.get("patch", 0)),
+                         max_params=item.max_params, seed=run.seed, patch=int(item.train.get("patch", 0)),
                          schedule=str(item.train.get("schedule", "none")), **training(item))
         if reply is None:
             return

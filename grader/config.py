@@ -99,7 +99,8 @@ class _Reader:
         return value
 
 
-def load_config(path: str | os.PathLike | None = None, profile: str = "quick") -> Config:
+def load_config(path: str | os.PathLike | None = None, profile: str = "quick",
+                require_thresholds: bool = True) -> Config:
     path = Path(path or os.environ.get("GRADER_CONFIG") or DEFAULT_CONFIG)
     try:
         text = path.read_text()
@@ -143,6 +144,8 @@ def load_config(path: str | os.PathLike | None = None, profile: str = "quick") -
         threshold = None
         if item_id in ("cnn.accuracy", "sr.psnr"):
             cal = calibrated.get(item_id)
+            if not require_thresholds:
+                cal = cal if isinstance(cal, dict) else {"zero_at": 0.0, "full_at": 1.0}
             if not isinstance(cal, dict):
                 r.fail(f"calibration.{profile}.{item_id}",
                        f"is missing: run `python -m grader calibrate --profile {profile}` to measure thresholds")

@@ -70,7 +70,8 @@ def interruptible():
 
 
 def grade(submission: str | Path, config: Config, out: str | Path | None = None, sandbox: str | None = None,
-          progress: Callable[[str, int, int], None] | None = None, on_item: Callable | None = None) -> Report:
+          progress: Callable[[str, int, int], None] | None = None, on_item: Callable | None = None,
+          seed: int = checks.TRAIN_SEED) -> Report:
     """Grade the folder `submission` (model.py, pixel_shuffle.py) under `config`; write `out` if given."""
     started = time.monotonic()
     submission = Path(submission).resolve()
@@ -84,7 +85,7 @@ def grade(submission: str | Path, config: Config, out: str | Path | None = None,
         score=0.0, max_score=config.max_score, profile=config.profile, device="cuda" if use_cuda else "cpu",
         versions=versions(), duration_s=0.0, submission=describe_submission(submission),
         tests=list(results.values()), sandbox=mode, sandbox_note=sandbox_note(mode), complete=False,
-        determinism={"train_seed": checks.TRAIN_SEED, "use_deterministic_algorithms": True,
+        determinism={"train_seed": seed, "use_deterministic_algorithms": True,
                      "cudnn_benchmark": False, "threads": 2, "PYTHONHASHSEED": 0,
                      "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
                      "note": "MNIST batches and SR patches come from seeded torch.Generators"},
@@ -115,7 +116,7 @@ def grade(submission: str | Path, config: Config, out: str | Path | None = None,
                                    f"{needed} next to {' and '.join(n for n in SUBMISSION_FILES if n != needed)}")
                     continue
                 with WorkerSession(submission, mode, limits) as session:
-                    run = checks.Run(config, owned, session, progress or (lambda *a: None), secret)
+                    run = checks.Run(config, owned, session, progress or (lambda *a: None), secret, seed)
                     run_group(run)
                 report.flags.extend(run.flags)
                 report.images.extend(run.images)

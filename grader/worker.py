@@ -128,9 +128,9 @@ def make_schedule(name: str, optimizer, lr: float, steps: int):
 # ---------------------------------------------------------------- training loops (measured by bench/)
 def train_classifier(model, images, labels, *, steps, batch_size, lr, optimizer="adamw", seed=0,
                      device="cpu", progress=lambda step: None):
-    """MNIST: uint8 images (N,28,28) held as one normalized tensor; batches sliced by a seeded permutation."""
-    x = ((images.to(device, torch.float32) / 255 - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
-    y = labels.to(device)
+    """MNIST: uint8 images (N,28,28) held as one tensor (4x less memory than float), each batch sliced by a
+    seeded permutation and normalized as torchvision's ToTensor + Normalize would."""
+    x, y = images.to(device), labels.to(device)
     generator = torch.Generator().manual_seed(seed)
     opt = make_optimizer(optimizer, model.parameters(), lr)
     model.train()
@@ -140,7 +140,7 @@ def train_classifier(model, images, labels, *, steps, batch_size, lr, optimizer=
             order, pos = torch.randperm(len(x), generator=generator), 0
         idx = order[pos:pos + batch_size].to(device)
         pos += batch_size
-        logits = first_output(model(x[idx]), "CNN.forward")
+        logits = first_output(model(normalize_mnist(x[idx])), "CNN.forward")
         loss = F.cross_entropy(logits, y[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -191,6 +191,10 @@ def train_super_resolution(model, lr_images, hr_images, *, r, steps, batch_size,
     return losses
 
 
+def normalize_mnist(images: torch.Tensor) -> torch.Tensor:
+    return ((images.float() / 255 - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
+
+
 def first_output(out, what):
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise StudentError(f"{what} must return (logits, embedding), got {describe(out)}")
@@ -214,9 +218,10 @@ def describe(value) -> str:
 
 
 @torch.no_grad()
-def predict(model, inputs: torch.Tensor, batch: int, fn, device: str) -> torch.Tensor:
+def predict(model, inputs: torch.Tensor, batch: int, fn, device: str, prepare=lambda x: x) -> torch.Tensor:
     model.eval()
-    return torch.cat([fn(model(inputs[k:k + batch].to(device))).cpu() for k in range(0, len(inputs), batch)])
+    return torch.cat([fn(model(prepare(inputs[k:k + batch].to(device)))).cpu()
+                      for k in range(0, len(inputs), batch)])
 
 
 # ---------------------------------------------------------------- tasks
@@ -275,13 +280,12 @@ def task_cnn_train(req, progress):
     model, trainable = build(student_attr("model", "CNN"), device=device, max_params=req["max_params"],
                              what="CNN()")
     eval_x = torch.from_numpy(load(req["eval_x"]))
-    normalize = lambda imgs: ((imgs.float() / 255 - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
     argmax = lambda out: first_output(out, "CNN.forward").argmax(1)
-    before = predict(model, normalize(eval_x[:req["pretrain_eval"]]), 1000, argmax, device)
+    before = predict(model, eval_x[:req["pretrain_eval"]], 1000, argmax, device, normalize_mnist)
     losses = train_classifier(model, torch.from_numpy(load(req["train_x"])), torch.from_numpy(load(req["train_y"])),
                               steps=req["steps"], batch_size=req["batch_size"], lr=req["lr"],
                               optimizer=req["optimizer"], seed=req["seed"], device=device, progress=progress)
-    after = predict(model, normalize(eval_x), 1000, argmax, device)
+    after = predict(model, eval_x, 1000, argmax, device, normalize_mnist)
     return {"predictions": save("cnn_predictions", after), "pretrain_predictions": save("cnn_pretrain", before),
             "losses": losses, "trainable": trainable}
 

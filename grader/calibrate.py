@@ -1,0 +1,69 @@
+"""`python -m grader calibrate`: measure a profile's thresholds from the reference over several seeds.
+
+full_at = min(lowest seed, mean - 2 std) of the reference, so the reference earns full credit on every
+calibrated seed and a student model within about 2 std of it does too. zero_at is a baseline measured
+the same way: bicubic upsampling for sr.psnr, a linear softmax classifier (reference/baseline_linear)
+trained with the same budget for cnn.accuracy.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from .config import REPO_ROOT, load_config, write_calibration
+from .orchestrator import grade, versions
+
+METRIC = {"cnn.accuracy": "accuracy", "sr.psnr": "psnr"}
+
+
+def calibrate(profile: str, seeds: int, config_path: str | None = None) -> dict:
+    config = load_config(config_path, profile, require_thresholds=False)
+    trained = tuple(i for i in config.items if i.id in METRIC)
+    config = dataclasses.replace(config, items=trained)
+    runs: dict[str, list[float]] = {i.id: [] for i in trained}
+    baselines: dict[str, list[float]] = {i.id: [] for i in trained}
+    started = time.monotonic()
+    for seed in range(seeds):
+        report = grade(REPO_ROOT / "reference", config, seed=seed)
+        for t in report.tests:
+            if t.status == "error" or METRIC[t.id] not in t.metrics:
+                raise RuntimeError(f"calibration: the reference failed {t.id} with seed {seed}: {t.output}")
+            runs[t.id].append(t.metrics[METRIC[t.id]])
+            if t.id == "sr.psnr":
+                baselines[t.id].append(t.metrics["bicubic_psnr"])
+        if "cnn.accuracy" in runs:
+            linear = dataclasses.replace(config, items=tuple(i for i in trained if i.id == "cnn.accuracy"))
+            baseline = grade(REPO_ROOT / "reference" / "baseline_linear", linear, seed=seed)
+            baselines["cnn.accuracy"].append(baseline.tests[0].metrics["accuracy"])
+        print(f"seed {seed}: " + ", ".join(f"{k} {v[-1]:.4f} (baseline {baselines[k][-1]:.4f})"
+                                           for k, v in runs.items()), flush=True)
+    import torch
+    device = report.device
+    values = {}
+    for item_id, measured in runs.items():
+        mean = statistics.fmean(measured)
+        std = statistics.stdev(measured) if len(measured) > 1 else 0.0
+        zero = statistics.fmean(baselines[item_id])
+        full = min(min(measured), mean - 2 * std)
+        if full <= zero:
+            raise RuntimeError(f"calibration: the reference ({mean:.4f} +- {std:.4f}) does not clearly beat the "
+                               f"baseline ({zero:.4f}) for {item_id}: raise the {profile} training budget")
+        values[item_id] = {
+            "zero_at": round(zero, 4), "full_at": round(full, 4),
+            "reference_mean": round(mean, 4), "reference_std": round(std, 4),
+            "reference_runs": [round(v, 4) for v in measured],
+            "baseline": "bicubic upsampling" if item_id == "sr.psnr" else "linear softmax classifier, same budget",
+            "seeds": seeds, "device": device,
+            "gpu": torch.cuda.get_device_name(0) if device == "cuda" else "none (calibrated on CPU)",
+            "torch": versions()["torch"], "date": datetime.date.today().isoformat(),
+        }
+    write_calibration(config.path, profile, values)
+    print(f"wrote {profile} thresholds to {config.path} ({time.monotonic() - started:.0f} s):")
+    for item_id, v in values.items():
+        print(f"  {item_id}: zero_at {v['zero_at']}, full_at {v['full_at']} "
+              f"(reference {v['reference_mean']} +- {v['reference_std']} over {seeds} seeds, {device})")
+    return values
