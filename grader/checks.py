@@ -93,8 +93,7 @@ class Run:
 
 
 def worker_failure_text(failure: WorkerFailure) -> str:
-    text = f"Your code's process {failure}" if failure.kind != "protocol" else f"Your code's process {failure}"
-    return with_printed(text, failure.output)
+    return with_printed(f"Grading your code stopped: {failure}", failure.output)
 
 
 def with_printed(text: str, printed: str) -> str:
@@ -143,7 +142,8 @@ def compare_cases(run: Run, fn: str, cases, owners, expected_fn) -> list[dict] |
     outcomes = []
     for (x, r, transposed, weight), entry in itertools.zip_longest(sent, entries[:len(sent)], fillvalue=None):
         desc = f"input {tuple(x.shape)}{' (non-contiguous)' if transposed else ''}, r={r}"
-        outcome = {"desc": desc, "shape_ok": False, "value_ok": False, "torch_shuffle": False, "einops": False}
+        outcome = {"desc": desc, "returned": False, "shape_ok": False, "value_ok": False, "torch_shuffle": False,
+                   "einops": False}
         try:
             outcome["message"] = judge_case(run, fn, x, r, weight, entry, expected_fn(x, r).numpy(), outcome)
         except WorkerFailure as failure:
@@ -158,6 +158,7 @@ def judge_case(run: Run, fn, x, r, weight, entry, expected: np.ndarray, o: dict)
     if not isinstance(entry, dict) or "error" in entry:
         return str(entry.get("error")) if isinstance(entry, dict) else "no result came back"
     out = run.session.read_output(entry.get("output"))
+    o["returned"] = True
     ops = entry.get("ops") if isinstance(entry.get("ops"), list) else []
     o["torch_shuffle"] = any(op in ("pixel_shuffle", "pixel_unshuffle") for op in ops)
     o["einops"] = entry.get("einops") is True
@@ -220,7 +221,7 @@ def group_pixel_shuffle(run: Run) -> None:
 
 
 def score_einops(item: ItemResult, outcomes: list[dict]) -> None:
-    ran = [o for o in outcomes if o["shape_ok"] or o["torch_shuffle"]]
+    ran = [o for o in outcomes if o["returned"]]
     if not ran:
         item.set(0, "pixel_shuffle did not return a tensor for any case, so there is no einops work to check:\n- "
                  + "\n- ".join(o["message"] for o in outcomes))
@@ -407,6 +408,8 @@ def score_sr_interface(run: Run, reply: dict) -> None:
             return
         if out.shape != want:
             problems.append(f"Net({factor}) on input {SR_PROBE}: expected output {want}, got {out.shape}")
+        elif not np.isfinite(out).all():
+            problems.append(f"Net({factor}) returns NaN or inf values (a freshly built Net should give finite ones)")
         elif not entry.get("trainable"):
             problems.append(f"Net({factor}) has no trainable parameters")
         else:

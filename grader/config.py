@@ -123,8 +123,12 @@ def load_config(path: str | os.PathLike | None = None, profile: str = "quick",
     sandbox = r.get(settings, "sandbox", "settings", str, default="auto")
     if sandbox not in SANDBOXES:
         r.fail("settings.sandbox", f"expected one of {', '.join(SANDBOXES)}, got {sandbox!r}")
+    if device not in ("cpu", "cuda"):
+        r.fail(f"profiles.{profile}.device", f"expected cpu or cuda, got {device!r}")
     calibration = r.get(raw, "calibration", "", dict, default={}) or {}
     calibrated = calibration.get(profile) or {}
+    if not isinstance(calibrated, dict):
+        r.fail(f"calibration.{profile}", f"expected a mapping of item id -> {{zero_at, full_at}}, got {calibrated!r}")
 
     items, seen = [], set()
     raw_items = r.get(raw, "items", "", list)
@@ -139,8 +143,10 @@ def load_config(path: str | os.PathLike | None = None, profile: str = "quick",
         if item_id in seen:
             r.fail(f"{where}.id", "appears twice")
         seen.add(item_id)
-        train = {k: r.get(entry.get("train", {}), k, f"{where}.train", (int, float, str), profile=profile)
-                 for k in (entry.get("train") or {})}
+        raw_train = entry.get("train") or {}
+        if not isinstance(raw_train, dict):
+            r.fail(f"{where}.train", f"expected a mapping of training settings (steps, lr, ...), got {raw_train!r}")
+        train = {k: r.get(raw_train, k, f"{where}.train", (int, float, str), profile=profile) for k in raw_train}
         threshold = None
         if item_id in ("cnn.accuracy", "sr.psnr"):
             cal = calibrated.get(item_id)
@@ -159,14 +165,20 @@ def load_config(path: str | os.PathLike | None = None, profile: str = "quick",
         visibility = r.get(entry, "visibility", where, str, default="visible")
         if visibility not in VISIBILITIES:
             r.fail(f"{where}.visibility", f"expected one of {', '.join(VISIBILITIES)}, got {visibility!r}")
+        timeout_s = float(r.get(entry, "timeout_s", where, (int, float), profile=profile))
+        if timeout_s <= 0:
+            r.fail(f"{where}.timeout_s", f"must be a positive number of seconds, got {timeout_s:g}")
+        upscale_factor = r.get(entry, "upscale_factor", where, int, default=2)
+        if upscale_factor < 2:
+            r.fail(f"{where}.upscale_factor", f"must be an integer of at least 2, got {upscale_factor}")
         items.append(Item(
             id=item_id,
             name=r.get(entry, "name", where, str),
             points=float(r.get(entry, "points", where, (int, float))),
-            timeout_s=float(r.get(entry, "timeout_s", where, (int, float), profile=profile)),
+            timeout_s=timeout_s,
             visibility=visibility,
             max_params=r.get(entry, "max_params", where, int, default=None),
-            upscale_factor=r.get(entry, "upscale_factor", where, int, default=2),
+            upscale_factor=upscale_factor,
             train=train,
             threshold=threshold,
         ))

@@ -2,8 +2,9 @@
 
 Modes: `none` (a plain child process: laptops), `process` (python -I, clean env, own session, rlimits,
 non-root uid when we are root, private cwd), `bwrap` (process + bubblewrap: no network, own PID
-namespace, read-only binds of only the interpreter, site-packages and the private folder, tmpfs /tmp).
-Deadlines and the memory cap are enforced by this process (the worker cannot opt out); whatever the
+namespace, read-only binds of only the interpreter, site-packages and the private folder; /tmp and /dev/shm
+are folders inside the private one, so the disk watchdog counts them).
+Deadlines, the memory cap and the disk cap are enforced by this process (the worker cannot opt out); whatever the
 worker started is killed when its item group ends: its process group, every descendant re-parented to
 us (we are a child subreaper), and in `process` mode as root every process of the sandbox uid.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import secrets
 import select
 import shutil
 import signal
@@ -25,8 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+WORKER_SOURCE = WORKER_SCRIPT.read_bytes()   # read once: a long run never pairs this module with a newer worker
 SANDBOX_UID = 64123          # an unused uid for student code when the grader runs as root
 PR_SET_CHILD_SUBREAPER = 36
+MAX_OUTPUT_BYTES = 256 * 2**20   # the largest real output (SR on the full BSDS test set) is about 30 MB
 
 
 class WorkerFailure(Exception):
@@ -149,6 +153,15 @@ def _descendants(root_pid: int) -> list[int]:
     return sorted(found)
 
 
+def _alive(pid: int) -> bool:
+    """Exists and is not a zombie (a zombie is already dead: it only waits to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def _pids_of_uid(uid: int) -> list[int]:
     pids = []
     for entry in os.listdir("/proc"):
@@ -159,6 +172,26 @@ def _pids_of_uid(uid: int) -> list[int]:
             except OSError:
                 continue
     return pids
+
+
+def _disk_mb(root: Path) -> float:
+    """Space taken by the files under root (allocated blocks, so sparse files count what they use)."""
+    total, stack = 0, [str(root)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    else:
+                        total += st.st_blocks * 512
+        except OSError:
+            continue
+    return total / 2**20
 
 
 def _rss_mb(pids) -> float:
@@ -177,6 +210,8 @@ class Limits:
     memory_mb: int = 6144
     output_kb: int = 64
     threads: int = 2
+    startup_s: float = 180       # interpreter + torch import, before any student code: not the item's time
+    disk_mb: int = 1024          # files the worker may keep in its private folder (and its /tmp, /dev/shm)
     use_cuda: bool = False
     extra_ro: list[str] = field(default_factory=list)
 
@@ -192,13 +227,13 @@ class WorkerSession:
         _set_subreaper()
         self.mode, self.limits = mode, limits
         self.dir = Path(tempfile.mkdtemp(prefix="grader-worker-"))
-        shutil.copy2(WORKER_SCRIPT, self.dir / "worker.py")
+        (self.dir / "worker.py").write_bytes(WORKER_SOURCE)
         (self.dir / "submission").mkdir()
         for name in ("model.py", "pixel_shuffle.py"):
             if (submission / name).is_file():
                 shutil.copy2(submission / name, self.dir / "submission" / name)
-        (self.dir / "in").mkdir()
-        (self.dir / "out").mkdir()
+        for name in ("in", "out", "tmp", "shm"):
+            (self.dir / name).mkdir()
         self.next_id = 0
         self.proc: subprocess.Popen | None = None
         self.drops_root = mode == "process" and os.geteuid() == 0 and interpreter_is_world_readable()
@@ -215,17 +250,30 @@ class WorkerSession:
         return f"in/{name}.npy"
 
     def read_output(self, rel):
-        """Load an array the worker wrote: a plain .npy inside its folder, no pickle."""
+        """Load an array the worker wrote: a plain .npy inside its folder, no pickle, no symlink, no FIFO
+        (opening a FIFO would block the grader forever), not absurdly large."""
         import numpy as np
+        import stat
         if not isinstance(rel, str):
             raise WorkerFailure("protocol", f"the worker named {rel!r} instead of an output file")
         path = (self.dir / rel).resolve()
         if self.dir.resolve() not in path.parents:
             raise WorkerFailure("protocol", f"the worker named a file outside its folder: {rel!r}")
         try:
-            return np.load(path, allow_pickle=False)
-        except Exception as exc:
-            raise WorkerFailure("protocol", f"the worker's output {rel} is not a plain array ({exc})") from None
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as exc:
+            raise WorkerFailure("protocol", f"the worker's output {rel} cannot be opened ({exc.strerror})") from None
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise WorkerFailure("protocol", f"the worker's output {rel} is not a regular file")
+            if info.st_size > MAX_OUTPUT_BYTES:
+                raise WorkerFailure("protocol", f"the worker's output {rel} is {info.st_size:,} bytes, more than "
+                                                f"any expected output ({MAX_OUTPUT_BYTES:,})")
+            try:
+                return np.load(f, allow_pickle=False)
+            except Exception as exc:
+                raise WorkerFailure("protocol", f"the worker's output {rel} is not a plain array ({exc})") from None
 
     # ------------------------------------------------------------ process start
     def _command(self, reply_fd: int) -> list[str]:
@@ -234,7 +282,10 @@ class WorkerSession:
             return python
         cmd = ["bwrap", "--die-with-parent", "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID),
                "--gid", str(SANDBOX_UID), "--new-session", "--cap-drop", "ALL",
-               "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+               "--proc", "/proc", "--dev", "/dev",
+               # /tmp and /dev/shm on disk inside the private folder, so the disk watchdog sees them
+               # (a tmpfs would be memory that no RSS counts); the rest of /dev read-only
+               "--bind", str(self.dir / "tmp"), "/tmp", "--bind", str(self.dir / "shm"), "/dev/shm"]
         for path in ("/usr", "/lib", "/lib64", "/bin", "/etc/alternatives", "/etc/ld.so.cache"):
             cmd += ["--ro-bind-try", path, path]
         roots = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
@@ -247,7 +298,8 @@ class WorkerSession:
         if self.limits.use_cuda:
             for dev in Path("/dev").glob("nvidia*"):
                 cmd += ["--dev-bind", str(dev), str(dev)]
-        cmd += ["--bind", str(self.dir), "/work", "--chdir", "/work", "--setenv", "HOME", "/work"]
+        cmd += ["--remount-ro", "/dev", "--bind", str(self.dir), "/work", "--chdir", "/work",
+                "--setenv", "HOME", "/work", "--setenv", "TMPDIR", "/tmp"]
         return cmd + python
 
     def _preexec(self):
@@ -270,7 +322,8 @@ class WorkerSession:
         if self.proc is not None:
             return
         if self.drops_root:
-            os.chown(self.dir / "out", SANDBOX_UID, SANDBOX_UID)
+            for name in ("out", "tmp", "shm"):
+                os.chown(self.dir / name, SANDBOX_UID, SANDBOX_UID)
             os.chmod(self.dir, 0o755)
         self.preexisting = _children(os.getpid())
         read_fd, write_fd = os.pipe()
@@ -279,6 +332,8 @@ class WorkerSession:
                "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "PYTHONDONTWRITEBYTECODE": "1"}
         if self.mode == "none":   # a laptop run keeps the user's environment (proxies, CUDA paths, ...)
             env = {**os.environ, **{k: v for k, v in env.items() if k != "HOME"}}
+        else:
+            env["TMPDIR"] = str(self.dir / "tmp")
         for key in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
             if key in os.environ:
                 env[key] = os.environ[key]
@@ -289,6 +344,16 @@ class WorkerSession:
         self.replies = os.fdopen(read_fd, "rb", buffering=0)
         self.reply_buffer = b""
         self.output = OutputTail(self.proc.stdout, self.limits.output_kb * 1024)
+        self.disk_checked = 0.0
+        self.ready = False
+        # Every genuine reply carries this token. It travels on stdin before any student code is imported,
+        # so a submission that merely writes JSON into the reply fd (its number is in argv) is caught.
+        self.token = secrets.token_hex(16)
+        try:
+            self.proc.stdin.write((json.dumps({"token": self.token}) + "\n").encode())
+            self.proc.stdin.flush()
+        except OSError:
+            pass
 
     # ------------------------------------------------------------ one task
     def call(self, task: str, timeout_s: float, on_progress=None, **params) -> dict:
@@ -307,6 +372,11 @@ class WorkerSession:
         return message
 
     def _call(self, task: str, timeout_s: float, on_progress, params: dict) -> dict:
+        if not self.ready:   # the worker says when it has imported torch; only then does the item's clock start
+            deadline = time.monotonic() + self.limits.startup_s
+            while not self._next_message(deadline, self.limits.startup_s, starting=True).get("ready"):
+                pass
+            self.ready = True
         self.next_id += 1
         request = {"id": self.next_id, "task": task, **params}
         try:
@@ -325,14 +395,23 @@ class WorkerSession:
                 continue
             return message
 
-    def _next_message(self, deadline: float, timeout_s: float) -> dict:
+    def _next_message(self, deadline: float, timeout_s: float, starting: bool = False) -> dict:
         while b"\n" not in self.reply_buffer:
             now = time.monotonic()
             if now >= deadline:
-                raise WorkerFailure("timeout", f"did not finish within its time limit of {timeout_s:g} s "
+                if starting:
+                    raise WorkerFailure("timeout", f"the grader's worker did not start within {timeout_s:g} s "
+                                                   f"(the machine is overloaded; not your code's fault)")
+                raise WorkerFailure("timeout", f"your code did not finish within its time limit of {timeout_s:g} s "
                                                f"(an endless loop, or far too much work for the budget)")
             if _rss_mb([self.proc.pid, *_descendants(self.proc.pid)]) > self.limits.memory_mb:
-                raise WorkerFailure("memory", f"used more than the memory limit of {self.limits.memory_mb} MB")
+                raise WorkerFailure("memory", f"your code used more than the memory limit of {self.limits.memory_mb} MB")
+            if now - self.disk_checked > 0.5:
+                self.disk_checked = now
+                used = _disk_mb(self.dir)
+                if used > self.limits.disk_mb:
+                    raise WorkerFailure("disk", f"wrote {used:,.0f} MB of files, more than the disk limit of "
+                                                f"{self.limits.disk_mb} MB (huge files in out/ or /tmp)")
             ready, _, _ = select.select([self.replies], [], [], min(0.2, deadline - now))
             if ready:
                 chunk = self.replies.read(1 << 20)
@@ -349,6 +428,9 @@ class WorkerSession:
         if not isinstance(message, dict):
             raise WorkerFailure("protocol", "wrote something that is not a grader reply into the grader's "
                                             "reply channel")
+        if message.pop("token", None) != self.token:
+            raise WorkerFailure("protocol", "sent a forged reply into the grader's reply channel (one the grader's worker "
+                                            "did not send); the result is not trusted")
         return message
 
     def _died(self) -> WorkerFailure:
@@ -368,38 +450,50 @@ class WorkerSession:
         """SIGKILL the worker and everything it started (setsid'd or not), then reap."""
         if self.proc is None:
             return
-        for attempt in range(3):   # again, in case something forked or was re-parented meanwhile
+        # Freeze, then kill, and again until nothing is left: a process that keeps forking (and its
+        # parent exiting) cannot outrun this, because a stopped process forks no more.
+        deadline = time.monotonic() + 5
+        while True:
             victims = {self.proc.pid, *_descendants(self.proc.pid)}
             victims |= {pid for pid in _children(os.getpid()) if pid not in self.preexisting}
             if self.drops_root:
                 victims |= set(_pids_of_uid(SANDBOX_UID))
+            victims = {pid for pid in victims if _alive(pid)}
+            if not victims or time.monotonic() > deadline:
+                break
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except OSError:
                 pass
-            for pid in victims:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            time.sleep(0.05 * attempt)
+            for sig in (signal.SIGSTOP, signal.SIGKILL):
+                for pid in victims:
+                    try:
+                        os.kill(pid, sig)
+                    except OSError:
+                        pass
+            self._reap()
+            time.sleep(0.02)
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-        while True:   # reap orphans re-parented to us
+        self._reap()
+
+    def _reap(self) -> None:
+        """Reap our exited children: the worker and orphans re-parented to us (we are a subreaper)."""
+        for pid in _children(os.getpid()):
+            if pid in self.preexisting or pid == self.proc.pid:
+                continue
             try:
-                if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                    break
+                os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
-                break
+                pass
 
     def close(self) -> None:
-        if self.proc is not None:
+        if self.proc is not None:   # nothing to flush in a worker: no grace period, just kill
             try:
                 self.proc.stdin.close()
-                self.proc.wait(timeout=3)
-            except (OSError, subprocess.TimeoutExpired):
+            except OSError:
                 pass
             self.kill()
             self.proc = None

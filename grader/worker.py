@@ -41,9 +41,44 @@ class _OpRecorder(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
+# torch's own pixel_(un)shuffle kernels are replaced, for the whole worker process, by equivalents that
+# first log the call. Unlike the dispatch mode above (per thread, and a submission can pop it off the mode
+# stack) this sees every call however it is reached: aliases, getattr, nn.PixelShuffle, other threads.
+_TORCH_SHUFFLE_LOG: list[str] = []
+
+
+def _logged_pixel_shuffle(x, r):
+    _TORCH_SHUFFLE_LOG.append("pixel_shuffle")
+    *lead, c, h, w = x.shape
+    out = x.reshape(*lead, c // (r * r), r, r, h, w).movedim((-4, -3), (-3, -1))
+    return out.reshape(*lead, c // (r * r), h * r, w * r).clone(memory_format=torch.contiguous_format)
+
+
+def _logged_pixel_unshuffle(x, r):
+    _TORCH_SHUFFLE_LOG.append("pixel_unshuffle")
+    *lead, c, h, w = x.shape
+    out = x.reshape(*lead, c, h // r, r, w // r, r).movedim((-3, -1), (-4, -3))
+    return out.reshape(*lead, c * r * r, h // r, w // r).clone(memory_format=torch.contiguous_format)
+
+
+def _install_shuffle_log():
+    import warnings
+    lib = torch.library.Library("aten", "IMPL")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for key in ("CPU", "CUDA"):
+            try:
+                lib.impl("pixel_shuffle", _logged_pixel_shuffle, key)
+                lib.impl("pixel_unshuffle", _logged_pixel_unshuffle, key)
+            except Exception:
+                pass
+    return lib
+
+
 def traced_call(fn, *args):
     """Run fn(*args); return (result, aten ops seen, whether any einops code ran)."""
     einops_ran = False
+    logged = len(_TORCH_SHUFFLE_LOG)
 
     def profiler(frame, event, arg):
         nonlocal einops_ran
@@ -56,8 +91,13 @@ def traced_call(fn, *args):
         with recorder:
             result = fn(*args)
     finally:
+        still_ours = sys.getprofile() is profiler
         sys.setprofile(None)
-    return result, sorted(recorder.ops), einops_ran
+    ops = recorder.ops | set(_TORCH_SHUFFLE_LOG[logged:])
+    if len(_TORCH_SHUFFLE_LOG) < logged or not still_ours:
+        raise StudentError("the submission tampered with the grader's instrumentation (sys.setprofile or the "
+                           "torch call log); this case is not graded")
+    return result, sorted(ops), einops_ran
 
 
 # ---------------------------------------------------------------- helpers
@@ -335,26 +375,78 @@ def explain(exc: BaseException, device: str) -> str:
     if isinstance(exc, NotImplementedError):
         return "a function you must write still raises NotImplementedError (the stub)" + (f": {exc}" if str(exc) else "")
     text = f"{type(exc).__name__}: {exc}"
-    if device == "cpu" and ("CUDA" in str(exc) or "cuda" in str(exc)):
+    gpu_words = ("cuda", "nvidia driver", "nvidia gpu")
+    if device == "cpu" and any(word in str(exc).lower() for word in gpu_words):
         return (f"your code uses the GPU (.cuda() or device='cuda'), but grading runs on the CPU here. "
                 f"Create tensors on the input's device (x.device) instead. ({text})")
-    if isinstance(exc, MemoryError):
-        return "ran out of memory (MemoryError): the model or a tensor is far too large"
+    if isinstance(exc, MemoryError) or "can't allocate memory" in str(exc) or "not enough memory" in str(exc):
+        return (f"ran out of memory (over the memory limit): the model or a tensor is far too large "
+                f"({type(exc).__name__}: {str(exc)[:200]})")
     return f"{text}\n{short_traceback()}".rstrip()
 
 
+def _guarded() -> dict:
+    """What student code must not replace in the worker: its functions, and what sends the replies."""
+    guarded = {name: value for name, value in globals().items()
+               if callable(value) and getattr(value, "__module__", None) == __name__}
+    guarded.update({"json.dumps": json.dumps, "json.JSONEncoder.encode": json.JSONEncoder.encode,
+                    "json.JSONEncoder.iterencode": json.JSONEncoder.iterencode,
+                    "json.encoder.c_make_encoder": json.encoder.c_make_encoder,
+                    "json.encoder.encode_basestring_ascii": json.encoder.encode_basestring_ascii,
+                    "np.save": np.save, "sys.setprofile": sys.setprofile,
+                    "TorchDispatchMode.__enter__": TorchDispatchMode.__enter__})
+    return guarded
+
+
+def _tampered(snapshot: dict) -> list[str]:
+    current = {name: value for name, value in globals().items()
+               if callable(value) and getattr(value, "__module__", None) == __name__}
+    current.update({"json.dumps": json.dumps, "json.JSONEncoder.encode": json.JSONEncoder.encode,
+                    "json.JSONEncoder.iterencode": json.JSONEncoder.iterencode,
+                    "json.encoder.c_make_encoder": json.encoder.c_make_encoder,
+                    "json.encoder.encode_basestring_ascii": json.encoder.encode_basestring_ascii,
+                    "np.save": np.save, "sys.setprofile": sys.setprofile,
+                    "TorchDispatchMode.__enter__": TorchDispatchMode.__enter__})
+    return sorted(name for name, value in snapshot.items() if current.get(name) is not value)
+
+
 def main() -> None:
+    # The reply channel: moved off the fd number named in argv, which is then forgotten. Student code can
+    # still find it (/proc/self/fd), so every reply also carries the token the grader sends first on stdin,
+    # before any student code is imported; a reply without it is rejected as forged.
     reply_fd = int(sys.argv[1])
-    replies = os.fdopen(reply_fd, "w", buffering=1)
+    moved = os.dup(reply_fd)
+    os.close(reply_fd)
+    del sys.argv[1:]
+    replies = os.fdopen(moved, "w", buffering=1)
+    first = json.loads(sys.stdin.readline() or "{}")
+    token = first.get("token", "")
     sys.path.insert(0, os.path.abspath("submission"))
     os.makedirs("out", exist_ok=True)
     torch.set_num_threads(int(os.environ.get("GRADER_THREADS", "2")))
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
+    shuffle_log = _install_shuffle_log()  # noqa: F841  (kept alive: the kernels live as long as it does)
+    snapshot, log_list = _guarded(), _TORCH_SHUFFLE_LOG
+    probe_ops = (torch.ops.aten.pixel_shuffle.default, torch.ops.aten.pixel_unshuffle.default)
+    dumps = json.dumps
+
+    def log_works(ops) -> bool:
+        """Are torch's shuffle kernels still the logging ones? (A submission could unregister them.)"""
+        before = len(log_list)
+        try:
+            ops[0](torch.zeros(1, 4, 1, 1), 2)
+            ops[1](torch.zeros(1, 1, 2, 2), 2)
+        except Exception:
+            return False
+        works = len(log_list) == before + 2
+        del log_list[before:]
+        return works
 
     def send(message):
-        replies.write(json.dumps(message) + "\n")
+        replies.write(dumps({**message, "token": token}) + "\n")
 
+    send({"ready": True})   # imports done; no student code has run yet
     for line in sys.stdin:
         req = json.loads(line)
         torch.manual_seed(req.get("seed", 0))
@@ -367,13 +459,21 @@ def main() -> None:
 
         try:
             result = TASKS[req["task"]](req, progress)
-            send({"id": req["id"], "ok": True, "result": result})
+            reply = {"id": req["id"], "ok": True, "result": result}
         except BaseException as exc:  # SystemExit from student code too: report it, keep serving
             if isinstance(exc, KeyboardInterrupt):
                 raise
             message = (f"the submission called exit({exc.code})" if isinstance(exc, SystemExit)
                        else explain(exc, req.get("device", "cpu")))
-            send({"id": req["id"], "ok": False, "error": message})
+            reply = {"id": req["id"], "ok": False, "error": message}
+        tampered = _tampered(snapshot)
+        if _TORCH_SHUFFLE_LOG is not log_list or not log_works(probe_ops):
+            tampered.append("the torch pixel_shuffle call log")
+        if tampered:
+            reply = {"id": req["id"], "ok": False,
+                     "error": f"the submission replaced parts of the grader's worker ({', '.join(tampered[:5])}); "
+                              f"nothing it returned is trusted"}
+        send(reply)
 
 
 if __name__ == "__main__":

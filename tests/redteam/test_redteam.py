@@ -1,0 +1,240 @@
+"""Red team: every attack submission in cases/ graded in both sandboxes, against the bounds in cases.yaml.
+
+Each case is graded by grader.orchestrator.grade (in this process, so the data slices load once) with a tiny
+rubric: 30 MNIST steps, 3 SR steps, on the first 4000/1000 MNIST and 8/6 BSDS images (subset.py), item
+timeouts of 10-25 s and a 2 GB memory limit. Then: the report file is valid JSON with all 9 item ids, the
+bounds and messages of cases.yaml hold, and no process of the sandbox uid, no stray named `redteam_stray`
+and no descendant of this process survives. A few cases also go through the real command line
+(`python -m grader grade`, exit status 0), and one grading is stopped by SIGTERM mid-training.
+
+    REDTEAM_RESULTS=/tmp/redteam.json pytest tests/redteam    # also writes every case's scores there
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import fast_rubric
+from grader.config import ITEM_IDS, load_config
+from grader.orchestrator import grade
+from grader.sandbox import SANDBOX_UID, _alive, _descendants, bwrap_works
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+CASES = yaml.safe_load((HERE / "cases.yaml").read_text())
+MODES = ["bwrap", "process"]
+TIMEOUTS = {"pixel_shuffle.shapes": 15, "pixel_shuffle.values": 15, "pixel_shuffle.einops": 15,
+            "pixel_shuffle.module": 15, "pixel_unshuffle.values": 15, "cnn.interface": 20, "sr.interface": 20,
+            "cnn.accuracy": 30, "sr.psnr": 30}
+MAX_GRADE_S = 300           # an attack submission must not hold the grader longer than this (a loaded 2-core box)
+RESULTS: dict[str, dict] = {}
+
+sys.path.insert(0, str(HERE))
+import subset  # noqa: E402
+
+
+def write_rubric(path: Path, mnist_steps: int = 30, sr_steps: int = 3) -> Path:
+    fast_rubric(path, mnist_steps=mnist_steps, sr_steps=sr_steps)
+    raw = yaml.safe_load(path.read_text())
+    raw["settings"]["memory_limit_mb"] = 2048
+    for item in raw["items"]:
+        item["timeout_s"] = TIMEOUTS[item["id"]]
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def rubric(tmp_path_factory):
+    subset.install()
+    return write_rubric(tmp_path_factory.mktemp("redteam-rubric") / "fast.yaml")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _write_results():
+    yield
+    if os.environ.get("REDTEAM_RESULTS"):
+        Path(os.environ["REDTEAM_RESULTS"]).write_text(json.dumps(RESULTS, indent=1, sort_keys=True))
+
+
+def needs(mode):
+    if mode == "bwrap" and not bwrap_works():
+        pytest.skip("bubblewrap cannot create namespaces here")
+
+
+def survivors() -> list[str]:
+    """Anything left of a grading: processes of the sandbox uid, named strays, our live descendants."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            comm = Path(f"/proc/{entry}/comm").read_text().strip()
+            uid = os.stat(f"/proc/{entry}").st_uid
+        except OSError:
+            continue
+        if (comm == "redteam_stray" or uid == SANDBOX_UID) and _alive(int(entry)):
+            found.append(f"{entry} ({comm}, uid {uid})")
+    found += [f"{pid} (descendant)" for pid in _descendants(os.getpid()) if _alive(pid)]
+    return sorted(set(found))
+
+
+def wait_for_no_survivors(limit_s: float = 3.0) -> list[str]:
+    deadline = time.monotonic() + limit_s
+    while (left := survivors()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def expectation(name: str, mode: str) -> dict:
+    spec = {k: v for k, v in CASES[name].items() if k not in MODES}
+    for key, value in (CASES[name].get(mode) or {}).items():
+        spec[key] = {**spec.get(key, {}), **value} if isinstance(value, dict) else value
+    return spec
+
+
+def matching(pattern_map: dict, item_id: str):
+    return [v for pattern, v in pattern_map.items() if fnmatch.fnmatch(item_id, pattern)]
+
+
+def check_report(name: str, mode: str, data: dict) -> list[str]:
+    """Every way the report breaks the case's expectations, as readable lines."""
+    spec, problems = expectation(name, mode), []
+    tests = {t["id"]: t for t in data["tests"]}
+    if sorted(tests) != sorted(ITEM_IDS):
+        problems.append(f"item ids {sorted(tests)}")
+    if "forged" in data or data.get("max_score") != 100:
+        problems.append("the report was forged")
+    for item_id, t in tests.items():
+        fraction = t["score"] / t["max_score"]
+        for lo, hi in matching(spec.get("scores", {}), item_id):
+            if not lo - 1e-9 <= fraction <= hi + 1e-9:
+                problems.append(f"{item_id}: score {t['score']}/{t['max_score']} outside [{lo}, {hi}]: {t['output'][:300]}")
+        for text in matching(spec.get("messages", {}), item_id):
+            if text.lower() not in t["output"].lower():
+                problems.append(f"{item_id}: message lacks {text!r}: {t['output'][:300]}")
+        for bounds in matching(spec.get("metrics", {}), item_id):
+            for metric, (lo, hi) in bounds.items():
+                value = t["metrics"].get(metric)
+                if value is None or not lo <= value <= hi:
+                    problems.append(f"{item_id}: metric {metric}={value} outside [{lo}, {hi}]: {t['output'][:200]}")
+        if spec.get("max_output_chars") and len(t["output"]) > spec["max_output_chars"]:
+            problems.append(f"{item_id}: output of {len(t['output'])} characters")
+    if spec.get("flags") and not any(spec["flags"] in f for f in data["flags"]):
+        problems.append(f"no flag containing {spec['flags']!r} in {data['flags']}")
+    if spec.get("no_flags") and data["flags"]:
+        problems.append(f"unexpected flags {data['flags']}")
+    for path in spec.get("absent", []):
+        if os.path.exists(path):
+            problems.append(f"{path} exists: the attack wrote it")
+    return problems
+
+
+def cleanup_attack_files():
+    """Remove what attacks may have left where `process` mode (root, no uid drop) let them write."""
+    for path in ("/work/main/grader/_redteam_probe.txt", str(REPO / "grader" / "_redteam_probe.txt"),
+                 "/tmp/redteam-report.json", "/tmp/redteam_pickle_pwned"):
+        try:
+            os.unlink(path)
+            RESULTS.setdefault("_left_behind", []).append(path)
+        except OSError:
+            pass
+
+
+def record(name, mode, data, seconds, problems, left):
+    RESULTS[f"{name}/{mode}"] = {
+        "seconds": round(seconds, 1), "score": data.get("score"), "flags": data.get("flags"),
+        "sandbox_note": data.get("sandbox_note"), "problems": problems, "survivors": left,
+        "items": {t["id"]: [t["score"], t["max_score"], t["status"], t["output"][:160]] for t in data["tests"]},
+        "metrics": {t["id"]: {k: v for k, v in t["metrics"].items() if k in ("accuracy", "accuracy_shifted",
+                                                                              "embedding_dim", "psnr")}
+                    for t in data["tests"] if t["metrics"]}}
+    if os.environ.get("REDTEAM_RESULTS"):   # one line per case as it finishes, for long runs
+        with open(os.environ["REDTEAM_RESULTS"] + "l", "a") as f:
+            f.write(json.dumps({f"{name}/{mode}": RESULTS[f"{name}/{mode}"]}) + "\n")
+
+
+# ------------------------------------------------------------------ every case, both sandboxes
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_case(name, mode, rubric, tmp_path):
+    needs(mode)
+    for path in expectation(name, mode).get("absent", []):
+        assert not os.path.exists(path), f"{path} exists before the case ran"
+    config = load_config(rubric, "quick")
+    out = tmp_path / "redteam" / "report.json"
+    started = time.monotonic()
+    grade(HERE / "cases" / name, config, out=out, sandbox=mode)
+    seconds = time.monotonic() - started
+    left = wait_for_no_survivors()
+    data = json.loads(out.read_text())
+    problems = check_report(name, mode, data)
+    record(name, mode, data, seconds, problems, left)
+    cleanup_attack_files()
+    assert not left, f"processes survived the grading: {left}"
+    assert seconds < MAX_GRADE_S
+    assert not problems, "\n".join(problems)
+
+
+# ------------------------------------------------------------------ the command line
+def run_cli(case: Path, mode: str, out: Path, rubric: Path, **kwargs):
+    cmd = [sys.executable, str(HERE / "subset_cli.py"), "grade", str(case), "--profile", "quick",
+           "--out", str(out), "--config", str(rubric), "--sandbox", mode]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            **kwargs)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", ["write_report", "exit_at_import"])
+def test_cli_exit_status(name, mode, rubric, tmp_path):
+    """`python -m grader grade` exits 0 and writes a valid report whatever the submission does (the
+    write_report attack finds this --out path in our cmdline and tries to overwrite it)."""
+    needs(mode)
+    out = tmp_path / "redteam" / "report.json"
+    proc = run_cli(HERE / "cases" / name, mode, out, rubric)
+    stdout, stderr = proc.communicate(timeout=MAX_GRADE_S + 60)
+    assert proc.returncode == 0, stderr[-2000:]
+    data = json.loads(out.read_text())
+    problems = check_report(name, mode, data)
+    cleanup_attack_files()
+    assert not problems, "\n".join(problems)
+    assert data["complete"] is True
+    assert not wait_for_no_survivors()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sigterm_leaves_a_valid_report(mode, tmp_path):
+    """SIGTERM to the grader during MNIST training: exit 130, a valid report with what finished, the rest
+    marked error naming the signal, and nothing of the worker left."""
+    needs(mode)
+    subset.install()
+    rubric = write_rubric(tmp_path / "slow.yaml", mnist_steps=2000, sr_steps=3)
+    out = tmp_path / "redteam" / "report.json"
+    proc = run_cli(REPO / "reference", mode, out, rubric)
+    deadline = time.monotonic() + 90
+    for line in proc.stderr:
+        if "cnn_train" in line or time.monotonic() > deadline:
+            break
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    data = json.loads(out.read_text())
+    tests = {t["id"]: t for t in data["tests"]}
+    assert sorted(tests) == sorted(ITEM_IDS)
+    assert data["complete"] is False
+    assert all(tests[i]["status"] == "passed" for i in ITEM_IDS if i.startswith("pixel"))
+    assert tests["cnn.accuracy"]["status"] == "error" and "SIGTERM" in tests["cnn.accuracy"]["output"]
+    assert all(tests[i]["status"] == "error" and "SIGTERM" in tests[i]["output"] for i in ("sr.interface", "sr.psnr"))
+    assert data["score"] == sum(t["score"] for t in data["tests"])
+    time.sleep(0.5)
+    assert not [p for p in survivors() if "descendant" not in p]

@@ -1,0 +1,228 @@
+"""grading.yaml -> Config: the committed rubric for both profiles, and one clear error per malformed value."""
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from grader.config import DEFAULT_CONFIG, ITEM_IDS, REPO_ROOT, ConfigError, Threshold, load_config
+
+COMMITTED = yaml.safe_load(DEFAULT_CONFIG.read_text())
+
+
+def rubric(tmp_path, mutate=None, name="rubric.yaml"):
+    raw = copy.deepcopy(COMMITTED)
+    if mutate:
+        mutate(raw)
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def item(raw, item_id):
+    return next(i for i in raw["items"] if i["id"] == item_id)
+
+
+def with_full_calibration(raw):
+    raw["calibration"]["full"] = {"cnn.accuracy": {"zero_at": 0.95, "full_at": 0.98},
+                                  "sr.psnr": {"zero_at": 27.0, "full_at": 28.0}}
+
+
+# ------------------------------------------------------------------ the committed rubric
+def test_committed_rubric_quick():
+    cfg = load_config(DEFAULT_CONFIG, "quick")
+    assert cfg.profile == "quick" and cfg.device == "cpu" and cfg.sandbox == "auto"
+    assert [i.id for i in cfg.items] == list(ITEM_IDS)
+    assert cfg.max_score == 100
+    assert (cfg.memory_limit_mb, cfg.output_limit_kb, cfg.suspicious_gap, cfg.suspicious_params) == \
+        (6144, 64, 0.05, 2_000_000)
+    cnn, sr = cfg.item("cnn.accuracy"), cfg.item("sr.psnr")
+    assert (cnn.points, cnn.timeout_s, cnn.max_params) == (30, 150, 1_000_000)
+    assert cnn.train == {"optimizer": "adamw", "lr": 0.001, "batch_size": 64, "steps": 400}
+    assert cnn.threshold == Threshold(0.90, 0.95)
+    assert (sr.timeout_s, sr.upscale_factor) == (180, 2)
+    assert sr.train == {"optimizer": "adam", "lr": 0.003, "schedule": "onecycle", "batch_size": 16, "patch": 32,
+                        "steps": 300}
+    assert sr.threshold == Threshold(26.89, 27.5)
+    for i in cfg.items:
+        assert (i.threshold is not None) == (i.id in ("cnn.accuracy", "sr.psnr"))
+        assert i.timeout_s > 0 and i.points > 0 and i.name
+    assert len(cfg.sha256) == 64
+
+
+def test_committed_rubric_full_needs_a_calibration(tmp_path):
+    # grading.yaml ships calibrated for `quick` only: `full` says exactly what to run
+    with pytest.raises(ConfigError) as info:
+        load_config(DEFAULT_CONFIG, "full")
+    message = str(info.value)
+    assert str(DEFAULT_CONFIG) in message
+    assert "calibration.full.cnn.accuracy" in message
+    assert "python -m grader calibrate --profile full" in message
+    # with a calibration the full profile's own values are picked
+    cfg = load_config(rubric(tmp_path, with_full_calibration), "full")
+    assert cfg.device == "cuda" and cfg.profile == "full"
+    cnn, sr = cfg.item("cnn.accuracy"), cfg.item("sr.psnr")
+    assert (cnn.timeout_s, cnn.train["steps"]) == (900, 938)
+    assert (sr.timeout_s, sr.train["steps"], sr.train["lr"], sr.train["batch_size"], sr.train["patch"],
+            sr.train["schedule"]) == (1800, 1500, 0.001, 4, 0, "cosine")
+    assert cnn.threshold == Threshold(0.95, 0.98)
+    assert cfg.item("pixel_shuffle.shapes").timeout_s == 60
+
+
+def test_config_path_from_environment(tmp_path, monkeypatch):
+    path = rubric(tmp_path, lambda raw: item(raw, "pixel_shuffle.shapes").update(points=7))
+    monkeypatch.setenv("GRADER_CONFIG", str(path))
+    cfg = load_config(None, "quick")
+    assert cfg.path == path and cfg.item("pixel_shuffle.shapes").points == 7 and cfg.max_score == 102
+
+
+# ------------------------------------------------------------------ malformed rubrics
+def test_bad_yaml_syntax_names_the_line(tmp_path):
+    lines = DEFAULT_CONFIG.read_text().split("\n")
+    n = next(k for k, line in enumerate(lines) if line.strip() == "points: 10")
+    lines[n] = "    points: 10: 11"
+    path = tmp_path / "bad.yaml"
+    path.write_text("\n".join(lines))
+    with pytest.raises(ConfigError) as info:
+        load_config(path, "quick")
+    message = str(info.value)
+    assert message.startswith(f"{path}: not valid YAML at line {n + 1}, column")
+    assert "mapping values are not allowed" in message
+
+
+def drop_calibration(raw):
+    del raw["calibration"]
+
+
+MALFORMED = {
+    "unknown item id": (lambda raw: raw["items"][1].update(id="pixel_shuffle.valuez"),
+                        "items[1] (pixel_shuffle.valuez).id: unknown item id (known: pixel_shuffle.shapes"),
+    "duplicate id": (lambda raw: raw["items"][2].update(id="pixel_shuffle.shapes"),
+                     "items[2] (pixel_shuffle.shapes).id: appears twice"),
+    "points as a string": (lambda raw: raw["items"][0].update(points="5"),
+                           "items[0] (pixel_shuffle.shapes).points: expected int or float, got '5'"),
+    "points as a bool": (lambda raw: raw["items"][0].update(points=True),
+                         "items[0] (pixel_shuffle.shapes).points: expected int or float, got True"),
+    "negative timeout": (lambda raw: raw["items"][0].update(timeout_s=-1),
+                         "items[0] (pixel_shuffle.shapes).timeout_s: must not be negative, got -1"),
+    "negative timeout for a profile": (lambda raw: item(raw, "cnn.accuracy").update(timeout_s={"quick": -5, "full": 9}),
+                                       "items[6] (cnn.accuracy).timeout_s.quick: must not be negative, got -5"),
+    "timeout without the profile": (lambda raw: item(raw, "sr.psnr").update(timeout_s={"full": 900}),
+                                    "items[8] (sr.psnr).timeout_s: has no value for profile 'quick' (has: full)"),
+    "missing calibration": (drop_calibration,
+                            "calibration.quick.cnn.accuracy: is missing: run `python -m grader calibrate "
+                            "--profile quick`"),
+    "missing calibration of one item": (lambda raw: raw["calibration"]["quick"].pop("sr.psnr"),
+                                        "calibration.quick.sr.psnr: is missing"),
+    "full_at below zero_at": (lambda raw: raw["calibration"]["quick"].update({"sr.psnr": {"zero_at": 27.5,
+                                                                                          "full_at": 26.89}}),
+                              "calibration.quick.sr.psnr: full_at (26.89) must be above zero_at (27.5)"),
+    "full_at equal to zero_at": (lambda raw: raw["calibration"]["quick"].update({"cnn.accuracy": {"zero_at": 0.9,
+                                                                                                  "full_at": 0.9}}),
+                                 "calibration.quick.cnn.accuracy: full_at (0.9) must be above zero_at (0.9)"),
+    "threshold as a string": (lambda raw: raw["calibration"]["quick"]["cnn.accuracy"].update(zero_at="0.9"),
+                              "calibration.quick.cnn.accuracy.zero_at: expected int or float, got '0.9'"),
+    "missing name": (lambda raw: raw["items"][0].pop("name"), "items[0] (pixel_shuffle.shapes).name: is missing"),
+    "missing training budget": (lambda raw: item(raw, "cnn.accuracy")["train"].pop("steps"),
+                                "items[6] (cnn.accuracy).train.steps: is missing"),
+    "unknown sandbox": (lambda raw: raw["settings"].update(sandbox="docker"),
+                        "settings.sandbox: expected one of auto, none, process, bwrap, got 'docker'"),
+    "unknown visibility": (lambda raw: raw["items"][3].update(visibility="secret"),
+                           "items[3] (pixel_shuffle.module).visibility: expected one of visible, hidden"),
+    "memory limit as a string": (lambda raw: raw["settings"].update(memory_limit_mb="6 GB"),
+                                 "settings.memory_limit_mb: expected int, got '6 GB'"),
+    "no items": (lambda raw: raw.update(items=[]), "items: is empty"),
+    "items not a list": (lambda raw: raw.update(items={"a": 1}), "items: expected list"),
+    "item not a mapping": (lambda raw: raw["items"].append("sr.extra"), "items[9]: expected a mapping"),
+    "no profiles": (lambda raw: raw.pop("profiles"), "profiles: is missing"),
+    "profile without device": (lambda raw: raw["profiles"]["quick"].pop("device"), "profiles.quick.device: is missing"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_rubric_names_the_key_and_the_problem(case, tmp_path):
+    mutate, expected = MALFORMED[case]
+    path = rubric(tmp_path, mutate)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, "quick")
+    message = str(info.value)
+    assert message.startswith(f"{path}: "), message
+    assert expected in message, message
+    assert "\n" not in message
+
+
+def test_unknown_profile(tmp_path):
+    path = rubric(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, "turbo")
+    assert str(info.value) == f"{path}: profiles: unknown profile 'turbo' (defined: quick, full)"
+
+
+def test_unreadable_rubric(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read the rubric file"):
+        load_config(tmp_path / "nope.yaml", "quick")
+
+
+# Values the docstring promises to reject ("every malformed value gets one error naming its key path"), but
+# that today either crash load_config with a non-ConfigError or are accepted and break grading later.
+STILL_MALFORMED = {
+    "train as a scalar": (lambda raw: item(raw, "cnn.accuracy").update(train=400), "items[6] (cnn.accuracy).train"),
+    "train as a list": (lambda raw: item(raw, "cnn.accuracy").update(train=["steps", 400]),
+                        "items[6] (cnn.accuracy).train"),
+    "calibration profile as a list": (lambda raw: raw["calibration"].update(quick=[0.9, 0.95]),
+                                      "calibration.quick"),
+    "zero timeout": (lambda raw: raw["items"][0].update(timeout_s=0), "items[0] (pixel_shuffle.shapes).timeout_s"),
+    "upscale factor 0": (lambda raw: item(raw, "sr.psnr").update(upscale_factor=0), "items[8] (sr.psnr).upscale_factor"),
+    "unknown device": (lambda raw: raw["profiles"]["quick"].update(device="gpu"), "profiles.quick.device"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STILL_MALFORMED))
+def test_other_malformed_values_are_config_errors(case, tmp_path):
+    mutate, key = STILL_MALFORMED[case]
+    path = rubric(tmp_path, mutate)
+    try:
+        load_config(path, "quick")
+    except ConfigError as exc:
+        assert key in str(exc)
+    except Exception as exc:  # noqa: BLE001 - the point is which exception escapes
+        pytest.fail(f"load_config crashed with {type(exc).__name__}: {exc} instead of a ConfigError naming {key}")
+    else:
+        pytest.fail(f"load_config accepted a malformed rubric ({case}); expected a ConfigError naming {key}")
+
+
+# ------------------------------------------------------------------ the command line
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_cli_bad_rubric_exits_2_with_one_error_line(tmp_path):
+    path = rubric(tmp_path, lambda raw: raw["items"][2].update(id="pixel_shuffle.shapes"), name="BAD.yaml")
+    done = run_cli("grade", "student", "--config", str(path), "--profile", "quick")
+    assert done.returncode == 2, done
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0] == f"error: {path}: items[2] (pixel_shuffle.shapes).id: appears twice"
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_cli_bad_yaml_syntax_exits_2(tmp_path):
+    path = tmp_path / "BAD.yaml"
+    path.write_text("settings:\n  sandbox: auto\nitems: [\n  - id: x\n")
+    done = run_cli("grade", "student", "--config", str(path))
+    assert done.returncode == 2, done
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: not valid YAML at line "), done.stderr
+
+
+def test_cli_malformed_train_section_exits_2_not_a_traceback(tmp_path):
+    path = rubric(tmp_path, lambda raw: item(raw, "cnn.accuracy").update(train=400), name="BAD.yaml")
+    done = run_cli("grade", "student", "--config", str(path), "--profile", "quick")
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert done.returncode == 2, done
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: items[6] (cnn.accuracy).train"), done.stderr

@@ -1,0 +1,139 @@
+"""The data loaders on the real files (GRADER_DATA_DIR), and verify()'s diagnosis of a damaged copy."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from grader import data
+from grader.data import FIX, DataError, load_bsds, load_mnist, manifest, verify
+
+MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_mnist()
+
+
+def test_the_real_data_verifies():
+    verify()    # every file of both manifests present, with the committed checksum
+    assert len(manifest("mnist")) == 4
+    assert len(manifest("bsds300")) == 300
+
+
+def test_mnist_shapes_and_dtypes(mnist):
+    assert mnist.train_x.shape == (60000, 28, 28) and mnist.train_x.dtype == np.uint8
+    assert mnist.test_x.shape == (10000, 28, 28) and mnist.test_x.dtype == np.uint8
+    assert mnist.train_y.shape == (60000,) and mnist.train_y.dtype == np.int64
+    assert mnist.test_y.shape == (10000,) and mnist.test_y.dtype == np.int64
+
+
+def test_mnist_label_counts(mnist):
+    assert np.bincount(mnist.test_y, minlength=10).tolist() == MNIST_TEST_COUNTS
+    assert np.bincount(mnist.train_y, minlength=10).tolist() == MNIST_TRAIN_COUNTS
+
+
+def test_mnist_images_look_like_digits(mnist):
+    # white strokes on black: borders are background, the centre has ink, full uint8 range used
+    assert mnist.test_x.max() == 255 and mnist.test_x.min() == 0
+    assert mnist.test_x[:, 0, :].max() == 0 or mnist.test_x[:, 0, :].mean() < 1
+    assert mnist.test_x[:, 10:18, 10:18].mean() > 5 * mnist.test_x[:, :4, :].mean()
+    # the images differ (not one image repeated) and train/test are different sets
+    assert len({img.tobytes() for img in mnist.test_x[:500]}) == 500
+    assert not np.array_equal(mnist.train_x[:100], mnist.test_x[:100])
+
+
+@pytest.fixture(scope="module")
+def bsds_test_x2():
+    return load_bsds("test", 2)
+
+
+def test_bsds_test_split_x2(bsds_test_x2):
+    split = bsds_test_x2
+    assert split.lr.shape == (100, 1, 128, 128)
+    assert split.hr.shape == (100, 1, 256, 256)
+    assert split.lr.dtype == np.float32 and split.hr.dtype == np.float32
+    for arr in (split.lr, split.hr):
+        assert arr.min() >= 0.0 and arr.max() <= 1.0
+        assert arr.max() > 0.9 and arr.min() < 0.1    # scaled /255, not left as 0..255 or squashed
+    expected_names = sorted(Path(rel).stem for rel in manifest("bsds300") if rel.startswith("images/test/"))
+    assert list(split.names) == expected_names
+    assert len(set(split.names)) == 100
+
+
+def test_bsds_lr_is_a_downscaled_hr(bsds_test_x2):
+    """LR and HR are aligned: LR is close to a 2x2 average of HR, far from another image's HR."""
+    lr, hr = torch.from_numpy(bsds_test_x2.lr), torch.from_numpy(bsds_test_x2.hr)
+    pooled = F.avg_pool2d(hr, 2)
+    own = (lr - pooled).abs().mean().item()
+    other = (lr - pooled.roll(1, dims=0)).abs().mean().item()
+    assert own < 0.03, own
+    assert other > 5 * own
+
+
+def test_bsds_x3_crop_is_255():
+    split = load_bsds("test", 3)
+    assert split.hr.shape == (100, 1, 255, 255)
+    assert split.lr.shape == (100, 1, 85, 85)
+    assert split.lr.min() >= 0 and split.hr.max() <= 1
+
+
+def test_bsds_train_split_has_200_images():
+    split = load_bsds("train", 4)
+    assert split.hr.shape == (200, 1, 256, 256) and split.lr.shape == (200, 1, 64, 64)
+
+
+# ------------------------------------------------------------------ verify() on a damaged copy
+@pytest.fixture
+def data_copy(tmp_path):
+    root = tmp_path / "data copy"
+    shutil.copytree(data.data_dir(), root)
+    return root
+
+
+def test_verify_names_missing_and_corrupt_files_the_folder_and_the_fix(data_copy):
+    verify(root=data_copy)     # the intact copy passes
+    missing = "bsds300/images/test/101085.jpg"
+    corrupt = "mnist/raw/t10k-labels-idx1-ubyte.gz"
+    (data_copy / missing).unlink()
+    target = data_copy / corrupt
+    raw = bytearray(target.read_bytes())
+    raw[100] ^= 0xFF                    # one flipped byte, same size
+    target.write_bytes(bytes(raw))
+    with pytest.raises(DataError) as info:
+        verify(root=data_copy)
+    message = str(info.value)
+    assert missing in message
+    assert corrupt in message
+    assert "1 missing" in message and "1 with a wrong checksum" in message
+    assert str(data_copy) in message
+    assert FIX == "python -m grader data download"
+    assert f"`{FIX}`" in message
+    assert "GRADER_DATA_DIR" in message
+
+
+def test_loaders_refuse_damaged_data(data_copy):
+    (data_copy / "mnist/raw/train-labels-idx1-ubyte.gz").write_bytes(b"not gzip")
+    with pytest.raises(DataError, match="train-labels-idx1-ubyte.gz"):
+        load_mnist(data_copy)
+    (data_copy / "bsds300/images/train/2092.jpg").unlink()
+    with pytest.raises(DataError, match="bsds300/images/train/2092.jpg"):
+        load_bsds("train", 2, data_copy)
+
+
+def test_verify_uses_grader_data_dir(tmp_path, monkeypatch):
+    empty = tmp_path / "nothing here"
+    empty.mkdir()
+    monkeypatch.setenv("GRADER_DATA_DIR", str(empty))
+    with pytest.raises(DataError) as info:
+        verify()
+    message = str(info.value)
+    assert str(empty) in message
+    assert "304 missing" in message and ", ...)" in message    # long lists are cut, with the count
+    assert f"`{FIX}`" in message
