@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     g.add_argument("--config", help="rubric file (default: grading.yaml in the repo)")
     g.add_argument("--sandbox", choices=["auto", "none", "process", "bwrap"], help="default: grading.yaml's")
     g.add_argument("--format", default="json",
-                   choices=["json", "gradescope", "prairielearn", "junit", "github"],
+                   choices=["json", "gradescope", "prairielearn", "junit", "github", "github-result"],
                    help="also render the result in this format (to stdout or --format-out)")
     g.add_argument("--format-out", help="file for the --format rendering")
     g.set_defaults(func=cmd_grade)

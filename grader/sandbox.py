@@ -438,6 +438,11 @@ class WorkerSession:
             code = self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             return WorkerFailure("crash", "closed the grader's reply channel")
+        if self.mode == "bwrap" and 128 < code < 128 + 65:   # bwrap reports its child's death by signal N as 128+N
+            try:
+                code = -signal.Signals(code - 128)
+            except ValueError:
+                pass
         if code < 0:
             name = signal.Signals(-code).name
             why = {"SIGKILL": " (often the out-of-memory killer)", "SIGSEGV": " (a crash in native code)",

@@ -394,19 +394,14 @@ def _guarded() -> dict:
                     "json.encoder.c_make_encoder": json.encoder.c_make_encoder,
                     "json.encoder.encode_basestring_ascii": json.encoder.encode_basestring_ascii,
                     "np.save": np.save, "sys.setprofile": sys.setprofile,
-                    "TorchDispatchMode.__enter__": TorchDispatchMode.__enter__})
+                    "TorchDispatchMode.__enter__": TorchDispatchMode.__enter__,
+                    "_OpRecorder.__torch_dispatch__": _OpRecorder.__dict__.get("__torch_dispatch__")})
     return guarded
 
 
 def _tampered(snapshot: dict) -> list[str]:
-    current = {name: value for name, value in globals().items()
-               if callable(value) and getattr(value, "__module__", None) == __name__}
-    current.update({"json.dumps": json.dumps, "json.JSONEncoder.encode": json.JSONEncoder.encode,
-                    "json.JSONEncoder.iterencode": json.JSONEncoder.iterencode,
-                    "json.encoder.c_make_encoder": json.encoder.c_make_encoder,
-                    "json.encoder.encode_basestring_ascii": json.encoder.encode_basestring_ascii,
-                    "np.save": np.save, "sys.setprofile": sys.setprofile,
-                    "TorchDispatchMode.__enter__": TorchDispatchMode.__enter__})
+    """Names in the snapshot that no longer are what they were (using the snapshot's own _guarded)."""
+    current = snapshot["_guarded"]()
     return sorted(name for name, value in snapshot.items() if current.get(name) is not value)
 
 
