@@ -59,11 +59,15 @@ class Run:
             reply = self.session.call(task, self.timeout(*owners),
                                       on_progress=lambda done, total: self.progress(task, done, total), **params)
         except WorkerFailure as failure:
+            if failure.kind == "protocol":   # a forged or malformed reply is intent, not an accident
+                self.flags.append(f"{', '.join(owners)}: {failure}")
             for item_id in owners:
                 if item_id in self.results:
                     self.results[item_id].error(worker_failure_text(failure), failure=failure.kind)
             return None
         if not reply.get("ok"):
+            if "replaced parts of the grader" in str(reply.get("error")):
+                self.flags.append(f"{', '.join(owners)}: {str(reply.get('error'))[:300]}")
             for item_id in owners:
                 if item_id in self.results:
                     self.results[item_id].error(with_printed(str(reply.get("error")), reply.get("printed", "")))

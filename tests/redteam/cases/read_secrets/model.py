@@ -22,7 +22,7 @@ for _pid in os.listdir("/proc"):              # other processes: their cwd and e
     try:
         _roots.add(os.readlink(f"/proc/{_pid}/cwd"))
         _env = open(f"/proc/{_pid}/environ", "rb").read()
-        if b"GRADER" in _env:
+        if b"GRADER_DATA_DIR" in _env or b"GRADER_CONFIG" in _env:   # GRADER_THREADS is the worker's own
             FOUND |= 32
         for _kv in _env.split(b"\0"):
             _k, _, _v = _kv.partition(b"=")
