@@ -20,6 +20,27 @@ from .orchestrator import grade, versions
 METRIC = {"cnn.accuracy": "accuracy", "sr.psnr": "psnr"}
 
 
+def summarize(item_id: str, measured: list[float], baseline: list[float], device: str) -> dict:
+    """Thresholds and the evidence for them, from the reference's per-seed results and the baseline's."""
+    import torch
+    mean = statistics.fmean(measured)
+    std = statistics.stdev(measured) if len(measured) > 1 else 0.0
+    zero = statistics.fmean(baseline)
+    full = min(min(measured), mean - 2 * std)
+    if full <= zero:
+        raise RuntimeError(f"calibration: the reference ({mean:.4f} +- {std:.4f}) does not clearly beat the "
+                           f"baseline ({zero:.4f}) for {item_id}: raise the training budget")
+    return {
+        "zero_at": round(zero, 4), "full_at": round(full, 4),
+        "reference_mean": round(mean, 4), "reference_std": round(std, 4),
+        "reference_runs": [round(v, 4) for v in measured],
+        "baseline": "bicubic upsampling" if item_id == "sr.psnr" else "linear softmax classifier, same budget",
+        "seeds": len(measured), "device": device,
+        "gpu": torch.cuda.get_device_name(0) if device == "cuda" else "none (calibrated on CPU)",
+        "torch": str(torch.__version__), "date": datetime.date.today().isoformat(),
+    }
+
+
 def calibrate(profile: str, seeds: int, config_path: str | None = None) -> dict:
     config = load_config(config_path, profile, require_thresholds=False)
     # the reference is trusted: generous timeouts, so a busy machine slows calibration instead of failing it
@@ -44,29 +65,11 @@ def calibrate(profile: str, seeds: int, config_path: str | None = None) -> dict:
             baselines["cnn.accuracy"].append(baseline.metrics["accuracy"])
         print(f"seed {seed}: " + ", ".join(f"{k} {v[-1]:.4f} (baseline {baselines[k][-1]:.4f})"
                                            for k, v in runs.items()), flush=True)
-    import torch
-    device = report.device
-    values = {}
-    for item_id, measured in runs.items():
-        mean = statistics.fmean(measured)
-        std = statistics.stdev(measured) if len(measured) > 1 else 0.0
-        zero = statistics.fmean(baselines[item_id])
-        full = min(min(measured), mean - 2 * std)
-        if full <= zero:
-            raise RuntimeError(f"calibration: the reference ({mean:.4f} +- {std:.4f}) does not clearly beat the "
-                               f"baseline ({zero:.4f}) for {item_id}: raise the {profile} training budget")
-        values[item_id] = {
-            "zero_at": round(zero, 4), "full_at": round(full, 4),
-            "reference_mean": round(mean, 4), "reference_std": round(std, 4),
-            "reference_runs": [round(v, 4) for v in measured],
-            "baseline": "bicubic upsampling" if item_id == "sr.psnr" else "linear softmax classifier, same budget",
-            "seeds": seeds, "device": device,
-            "gpu": torch.cuda.get_device_name(0) if device == "cuda" else "none (calibrated on CPU)",
-            "torch": versions()["torch"], "date": datetime.date.today().isoformat(),
-        }
+    values = {item_id: summarize(item_id, measured, baselines[item_id], report.device)
+              for item_id, measured in runs.items()}
     write_calibration(config.path, profile, values)
     print(f"wrote {profile} thresholds to {config.path} ({time.monotonic() - started:.0f} s):")
     for item_id, v in values.items():
         print(f"  {item_id}: zero_at {v['zero_at']}, full_at {v['full_at']} "
-              f"(reference {v['reference_mean']} +- {v['reference_std']} over {seeds} seeds, {device})")
+              f"(reference {v['reference_mean']} +- {v['reference_std']} over {seeds} seeds, {v['device']})")
     return values

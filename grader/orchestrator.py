@@ -42,8 +42,8 @@ def versions() -> dict[str, str]:
     import einops
     import torch
     import torchvision
-    return {"grader": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "einops": einops.__version__, "numpy": np.__version__}
+    return {"grader": __version__, "python": platform.python_version(), "torch": str(torch.__version__),
+            "torchvision": str(torchvision.__version__), "einops": einops.__version__, "numpy": np.__version__}
 
 
 def describe_submission(path: Path) -> dict:

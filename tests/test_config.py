@@ -42,23 +42,32 @@ def test_committed_rubric_quick():
     cnn, sr = cfg.item("cnn.accuracy"), cfg.item("sr.psnr")
     assert (cnn.points, cnn.timeout_s, cnn.max_params) == (30, 150, 1_000_000)
     assert cnn.train == {"optimizer": "adamw", "lr": 0.001, "batch_size": 64, "steps": 400}
-    assert cnn.threshold == Threshold(0.90, 0.95)
+    calibrated = yaml.safe_load(DEFAULT_CONFIG.read_text())["calibration"]["quick"]
+    for trained in (cnn, sr):   # thresholds come from the calibration section, measured on the reference
+        cal = calibrated[trained.id]
+        assert trained.threshold == Threshold(cal["zero_at"], cal["full_at"])
+        assert cal["zero_at"] < cal["full_at"] <= min(cal["reference_runs"])
+        assert cal["seeds"] >= 3 and len(cal["reference_runs"]) == cal["seeds"]
     assert (sr.timeout_s, sr.upscale_factor) == (180, 2)
     assert sr.train == {"optimizer": "adam", "lr": 0.003, "schedule": "onecycle", "batch_size": 16, "patch": 32,
                         "steps": 300}
-    assert sr.threshold == Threshold(26.89, 27.5)
     for i in cfg.items:
         assert (i.threshold is not None) == (i.id in ("cnn.accuracy", "sr.psnr"))
         assert i.timeout_s > 0 and i.points > 0 and i.name
     assert len(cfg.sha256) == 64
 
 
-def test_committed_rubric_full_needs_a_calibration(tmp_path):
-    # grading.yaml ships calibrated for `quick` only: `full` says exactly what to run
+def without_full_calibration(raw):
+    raw["calibration"].pop("full", None)
+
+
+def test_full_profile_needs_a_calibration(tmp_path):
+    # a rubric calibrated for `quick` only: `full` says exactly what to run
+    path = rubric(tmp_path, without_full_calibration, name="quick_only.yaml")
     with pytest.raises(ConfigError) as info:
-        load_config(DEFAULT_CONFIG, "full")
+        load_config(path, "full")
     message = str(info.value)
-    assert str(DEFAULT_CONFIG) in message
+    assert str(path) in message
     assert "calibration.full.cnn.accuracy" in message
     assert "python -m grader calibrate --profile full" in message
     # with a calibration the full profile's own values are picked
