@@ -100,7 +100,11 @@ def test_gradescope_timeout_renders_partial_report(gradescope_root):
     """An outer timeout (SIGTERM) still yields results: rendered from the grader's partial report."""
     root = gradescope_root
     shutil.rmtree(root / "submission", ignore_errors=True)
-    write_submission(root / "submission")
+    # Net(r) never returns, so the 25 s outer timeout fires however fast this machine grades the rest
+    hanging = (REFERENCE / "model.py").read_text().replace(
+        "        self.relu = nn.ReLU()", "        while True:\n            pass\n        self.relu = nn.ReLU()")
+    assert "while True" in hanging
+    write_submission(root / "submission", model=hanging)
     r = run_script(root / "source" / "run_autograder", {"AUTOGRADER_ROOT": str(root), "GRADER_TIMEOUT": "25"})
     assert r.returncode == 0, r.stdout + r.stderr
     data = validate(root / "results" / "results.json", "gradescope_results.schema.json")
