@@ -329,7 +329,7 @@ def score_trained(item: ItemResult, credit: float, reply: dict, text: str, hint:
 
 def shift_images(images: np.ndarray, rng: np.random.Generator, max_shift: int = 1) -> np.ndarray:
     """Each image moved by a secret random (dy, dx) in {-1, 0, 1}^2 minus (0, 0), zeros shifted in: a shift a
-    trained CNN shrugs off (the reference loses about 2 points), but an exact-match memorizer does not."""
+    trained CNN mostly shrugs off, but an exact-match memorizer does not."""
     shifts = [(dy, dx) for dy in range(-max_shift, max_shift + 1) for dx in range(-max_shift, max_shift + 1)
               if (dy, dx) != (0, 0)]
     choice = rng.integers(len(shifts), size=len(images))
