@@ -75,7 +75,8 @@ class Run:
         result = reply.get("result")
         if not isinstance(result, dict):
             for item_id in owners:
-                self.results.get(item_id, ItemResult("", "", 0)).error("the worker sent a malformed reply")
+                if item_id in self.results:
+                    self.results[item_id].error("the grader's worker sent a malformed reply; nothing to score")
             return None
         result["_printed"] = reply.get("printed", "")
         return result

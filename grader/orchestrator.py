@@ -70,7 +70,7 @@ def interruptible():
 
 
 def grade(submission: str | Path, config: Config, out: str | Path | None = None, sandbox: str | None = None,
-          progress: Callable[[str, int, int], None] | None = None, on_item: Callable | None = None,
+          progress: Callable[[str, int, int], None] | None = None,
           seed: int = checks.TRAIN_SEED) -> Report:
     """Grade the folder `submission` (model.py, pixel_shuffle.py) under `config`; write `out` if given."""
     started = time.monotonic()
@@ -121,9 +121,6 @@ def grade(submission: str | Path, config: Config, out: str | Path | None = None,
                 report.flags.extend(run.flags)
                 report.images.extend(run.images)
                 save()
-                if on_item:
-                    for item in owned.values():
-                        on_item(item)
             report.complete = True
     except Interrupted as signal_name:
         for item in results.values():

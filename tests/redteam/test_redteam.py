@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import fast_rubric
+from conftest import fast_rubric, write_submission
 from grader.config import ITEM_IDS, load_config
 from grader.orchestrator import grade
 from grader.sandbox import SANDBOX_UID, _alive, _descendants, bwrap_works
@@ -63,6 +63,14 @@ def _write_results():
     yield
     if os.environ.get("REDTEAM_RESULTS"):
         Path(os.environ["REDTEAM_RESULTS"]).write_text(json.dumps(RESULTS, indent=1, sort_keys=True))
+
+
+def submission(name: str, tmp_path: Path) -> Path:
+    """The case's attack files, with the reference's for whatever file the case does not replace."""
+    case = HERE / "cases" / name
+    texts = {f: (case / f).read_text() if (case / f).is_file() else None for f in ("model.py", "pixel_shuffle.py")}
+    return write_submission(tmp_path / "submission" / name, model=texts["model.py"],
+                            pixel_shuffle=texts["pixel_shuffle.py"])
 
 
 def needs(mode):
@@ -181,7 +189,7 @@ def test_case(name, mode, rubric, tmp_path):
     config = load_config(rubric, "quick")
     out = tmp_path / "redteam" / "report.json"
     started = time.monotonic()
-    grade(HERE / "cases" / name, config, out=out, sandbox=mode)
+    grade(submission(name, tmp_path), config, out=out, sandbox=mode)
     seconds = time.monotonic() - started
     left = wait_for_no_survivors()
     data = json.loads(out.read_text())
@@ -208,7 +216,7 @@ def test_cli_exit_status(name, mode, rubric, tmp_path):
     write_report attack finds this --out path in our cmdline and tries to overwrite it)."""
     needs(mode)
     out = tmp_path / "redteam" / "report.json"
-    proc = run_cli(HERE / "cases" / name, mode, out, rubric)
+    proc = run_cli(submission(name, tmp_path), mode, out, rubric)
     stdout, stderr = proc.communicate(timeout=MAX_GRADE_S + 60)
     assert proc.returncode == 0, stderr[-2000:]
     data = json.loads(out.read_text())
