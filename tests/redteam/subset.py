@@ -1,8 +1,9 @@
 """Grade on small slices of the real data so ~40 red-team gradings fit in a few minutes on 2 cores.
 
 `install()` swaps grader.data.load_mnist / load_bsds for versions returning the first N images of each
-split (the real files, verified as usual). Used in-process by test_redteam.py, and by subset_cli.py for
-`python -m grader grade` runs in a subprocess.
+split (the real files, verified as usual) and returns a function that puts the full loaders back. Used
+in-process by test_redteam.py (restored when its module ends, so later test files see all the data) and by
+subset_cli.py for `python -m grader grade` runs in a subprocess.
 """
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ import functools
 MNIST_TRAIN, MNIST_TEST, BSDS_TRAIN, BSDS_TEST = 4000, 1000, 8, 6
 
 
-def install() -> None:
+def install():
     from grader import data
-    if getattr(data, "_redteam_subset", False):
-        return
     full_mnist, full_bsds = data.load_mnist, data.load_bsds
+    if getattr(full_mnist, "redteam_subset", False):
+        raise RuntimeError("the red-team data subset is already installed")
 
     @functools.lru_cache(maxsize=1)
     def load_mnist(root=None):
@@ -30,4 +31,9 @@ def install() -> None:
         n = BSDS_TRAIN if split == "train" else BSDS_TEST
         return dataclasses.replace(s, lr=s.lr[:n], hr=s.hr[:n], names=s.names[:n])
 
-    data.load_mnist, data.load_bsds, data._redteam_subset = load_mnist, load_bsds, True
+    load_mnist.redteam_subset = True
+    data.load_mnist, data.load_bsds = load_mnist, load_bsds
+
+    def restore():
+        data.load_mnist, data.load_bsds = full_mnist, full_bsds
+    return restore

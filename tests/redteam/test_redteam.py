@@ -54,8 +54,9 @@ def write_rubric(path: Path, mnist_steps: int = 30, sr_steps: int = 3) -> Path:
 
 @pytest.fixture(scope="module")
 def rubric(tmp_path_factory):
-    subset.install()
-    return write_rubric(tmp_path_factory.mktemp("redteam-rubric") / "fast.yaml")
+    restore = subset.install()
+    yield write_rubric(tmp_path_factory.mktemp("redteam-rubric") / "fast.yaml")
+    restore()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -232,7 +233,6 @@ def test_sigterm_leaves_a_valid_report(mode, tmp_path):
     """SIGTERM to the grader during MNIST training: exit 130, a valid report with what finished, the rest
     marked error naming the signal, and nothing of the worker left."""
     needs(mode)
-    subset.install()
     rubric = write_rubric(tmp_path / "slow.yaml", mnist_steps=2000, sr_steps=3)
     out = tmp_path / "redteam" / "report.json"
     proc = run_cli(REPO / "reference", mode, out, rubric)
