@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
@@ -97,12 +98,13 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(2)
     mnist = load_mnist()
+    train_x, train_y = np.array(mnist.train_x), np.array(mnist.train_y)   # in memory, as the worker has them
     loops = {"harness": harness_loop, "practical": practical_loop, "bare": bare_loop}
     best = {name: float("inf") for name in loops}
     for _ in range(args.repeats):          # interleaved, best of N: fair under background load
         for name, loop in loops.items():
             start = time.perf_counter()
-            loop(mnist.train_x, mnist.train_y, args.steps, seed=0)
+            loop(train_x, train_y, args.steps, seed=0)
             best[name] = min(best[name], time.perf_counter() - start)
     for name, seconds in best.items():
         print(f"{name:>10}: {seconds:6.2f} s for {args.steps} steps ({args.steps / seconds:6.1f} steps/s)")

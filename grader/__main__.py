@@ -75,13 +75,18 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_data(args) -> int:
+    from . import oracle
     from .data import data_dir, download, verify
+    root = Path(args.dir).resolve() if args.dir else data_dir()
     if args.action == "download":
-        root = download(Path(args.dir) if args.dir else None)
+        download(root)
         print(f"data ready and verified in {root}")
     else:
-        verify(root=Path(args.dir) if args.dir else None)
-        print(f"data verified in {Path(args.dir) if args.dir else data_dir()}")
+        verify(root=root)
+        print(f"data verified in {root}")
+    configs = [load_config(args.config, p, require_thresholds=False) for p in ("quick", "full")]
+    factors = [i.upscale_factor for c in configs for i in c.items if i.id == "sr.psnr"]
+    print(f"decoded arrays cached in {oracle.warm(root, factors)}")
     return 0
 
 
@@ -111,6 +116,7 @@ def main(argv=None) -> int:
     d = sub.add_parser("data", help="download or verify MNIST and BSDS300")
     d.add_argument("action", choices=["download", "verify"])
     d.add_argument("--dir", help="data folder (default: $GRADER_DATA_DIR or datasets/)")
+    d.add_argument("--config", help="rubric file whose SR scale factors to prepare (default: grading.yaml)")
     d.set_defaults(func=cmd_data)
 
     try:

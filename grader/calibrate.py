@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import importlib.metadata
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from . import oracle
 from .config import REPO_ROOT, load_config, write_calibration
 from .orchestrator import grade, versions
 
@@ -22,7 +24,6 @@ METRIC = {"cnn.accuracy": "accuracy", "sr.psnr": "psnr"}
 
 def summarize(item_id: str, measured: list[float], baseline: list[float], device: str) -> dict:
     """Thresholds and the evidence for them, from the reference's per-seed results and the baseline's."""
-    import torch
     mean = statistics.fmean(measured)
     std = statistics.stdev(measured) if len(measured) > 1 else 0.0
     zero = statistics.fmean(baseline)
@@ -36,8 +37,8 @@ def summarize(item_id: str, measured: list[float], baseline: list[float], device
         "reference_runs": [round(v, 4) for v in measured],
         "baseline": "bicubic upsampling" if item_id == "sr.psnr" else "linear softmax classifier, same budget",
         "seeds": len(measured), "device": device,
-        "gpu": torch.cuda.get_device_name(0) if device == "cuda" else "none (calibrated on CPU)",
-        "torch": str(torch.__version__), "date": datetime.date.today().isoformat(),
+        "gpu": oracle.environment()["gpu"] if device == "cuda" else "none (calibrated on CPU)",
+        "torch": importlib.metadata.version("torch"), "date": datetime.date.today().isoformat(),
     }
 
 

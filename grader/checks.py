@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from einops import rearrange
 
-from . import data, metrics
+from . import data, metrics, oracle
 from .config import Config
 from .result import ItemResult
 from .sandbox import WorkerFailure, WorkerSession
@@ -34,6 +32,7 @@ SHUFFLE_CASES = [  # (logical input shape, r, non-contiguous): C>1, r in 2..4, H
 UNSHUFFLE_CASES = [((2, 3, 6, 10), 2, False), ((1, 2, 9, 6), 3, False), ((2, 2, 2, 8, 12), 4, False),
                    ((2, 3, 4, 6), 2, True)]
 MODULE_CASES = [((2, 12, 3, 5), 2, False), ((1, 2, 18, 4, 2), 3, True)]
+CHECK_CASES = {"pixel_shuffle": SHUFFLE_CASES, "PixelShuffle": MODULE_CASES, "pixel_unshuffle": UNSHUFFLE_CASES}
 
 
 @dataclass
@@ -107,50 +106,62 @@ def with_printed(text: str, printed: str) -> str:
 
 
 # ============================================================ pixel shuffle
-def make_case(shape, transposed: bool, seed: int) -> tuple[torch.Tensor, np.ndarray]:
-    """Distinct values (a permutation of 0..n-1), so any misplaced element shows."""
-    g = torch.Generator().manual_seed(seed)
-    logical = torch.randperm(int(np.prod(shape)), generator=g).float().reshape(shape)
-    stored = logical.transpose(-1, -2).contiguous() if transposed else logical
-    return logical, stored.numpy()
+def make_case(shape, transposed: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(logical input, what is stored and sent): distinct values (a permutation of 0..n-1), so any misplaced
+    element shows; a transposed case is stored transposed and the worker views it back, non-contiguous."""
+    logical = np.random.default_rng(seed).permutation(int(np.prod(shape))).astype(np.float32).reshape(shape)
+    stored = np.ascontiguousarray(np.swapaxes(logical, -1, -2)) if transposed else logical
+    return logical, stored
 
 
-def channel_order_mistake(out: np.ndarray, x: torch.Tensor, r: int) -> str | None:
+def grad_weight(shape, k: int) -> np.ndarray:
+    """The w of the gradient check d/dx sum(PixelShuffle(x) * w), which must equal pixel_unshuffle(w)."""
+    return np.random.default_rng(100 + k).standard_normal(shape, dtype=np.float32)
+
+
+def channel_order_mistake(out: np.ndarray, x: np.ndarray, r: int) -> str | None:
     """Name the einops channel grouping the student used, if it is one of the wrong ones."""
     for order in itertools.permutations(("c", "r1", "r2")):
         if order == ("c", "r1", "r2"):
             continue
         pattern = f"... ({' '.join(order)}) h w -> ... c (h r1) (w r2)"
-        candidate = rearrange(x, pattern, r1=r, r2=r).numpy()
+        candidate = rearrange(x, pattern, r1=r, r2=r)
         if candidate.shape == out.shape and np.array_equal(candidate, out):
             return (f"the channel axis is split as ({' '.join(order)}), but torch packs it as (c r1 r2): "
                     f"each output channel's r*r sub-pixels are neighbours in the input")
     return None
 
 
-def compare_cases(run: Run, fn: str, cases, owners, expected_fn) -> list[dict] | None:
-    """Send the cases to the worker's `fn`; return one outcome per case (shape, values, what ran, message)."""
+def torch_answers(fn: str) -> dict[str, np.ndarray]:
+    """torch's F.pixel_shuffle / F.pixel_unshuffle of each case of `fn` (and input gradients for the module),
+    computed by grader/oracle.py."""
+    with np.load(oracle.ensure(f"shuffle_{fn}.npz") / f"shuffle_{fn}.npz", allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def compare_cases(run: Run, fn: str, owners) -> list[dict] | None:
+    """Send the cases of `fn` to the worker; return one outcome per case (shape, values, what ran, message)."""
+    expected = torch_answers(fn)
     sent, specs = [], []
-    for k, (shape, r, transposed) in enumerate(cases):
+    for k, (shape, r, transposed) in enumerate(CHECK_CASES[fn]):
         x, stored = make_case(shape, transposed, seed=k)
         spec = {"input": run.session.write_input(f"{fn}_{k}", stored), "factor": r, "transposed": transposed}
-        weight = None
-        if fn == "PixelShuffle":   # gradient check: d/dx sum(out * w) must equal pixel_unshuffle(w)
-            weight = torch.randn(expected_fn(x, r).shape, generator=torch.Generator().manual_seed(100 + k))
-            spec["grad_weight"] = run.session.write_input(f"{fn}_{k}_w", weight.numpy())
-        sent.append((x, r, transposed, weight))
+        if fn == "PixelShuffle":
+            spec["grad_weight"] = run.session.write_input(f"{fn}_{k}_w", grad_weight(expected[f"out{k}"].shape, k))
+        sent.append((x, r, transposed, expected[f"out{k}"], expected.get(f"grad{k}")))
         specs.append(spec)
     reply = run.call("shuffle", owners, fn=fn, cases=specs)
     if reply is None:
         return None
     entries = reply.get("cases") if isinstance(reply.get("cases"), list) else []
     outcomes = []
-    for (x, r, transposed, weight), entry in itertools.zip_longest(sent, entries[:len(sent)], fillvalue=None):
+    for (x, r, transposed, want, want_grad), entry in itertools.zip_longest(sent, entries[:len(sent)],
+                                                                            fillvalue=None):
         desc = f"input {tuple(x.shape)}{' (non-contiguous)' if transposed else ''}, r={r}"
         outcome = {"desc": desc, "returned": False, "shape_ok": False, "value_ok": False, "torch_shuffle": False,
                    "einops": False}
         try:
-            outcome["message"] = judge_case(run, fn, x, r, weight, entry, expected_fn(x, r).numpy(), outcome)
+            outcome["message"] = judge_case(run, fn, x, r, want_grad, entry, want, outcome)
         except WorkerFailure as failure:
             outcome["message"] = str(failure)
         outcome["message"] = f"{desc}: {outcome['message']}" if outcome["message"] else ""
@@ -158,7 +169,7 @@ def compare_cases(run: Run, fn: str, cases, owners, expected_fn) -> list[dict] |
     return outcomes
 
 
-def judge_case(run: Run, fn, x, r, weight, entry, expected: np.ndarray, o: dict) -> str:
+def judge_case(run: Run, fn, x, r, expected_grad, entry, expected: np.ndarray, o: dict) -> str:
     """Fill the outcome flags for one case; return what is wrong ('' when nothing is)."""
     if not isinstance(entry, dict) or "error" in entry:
         return str(entry.get("error")) if isinstance(entry, dict) else "no result came back"
@@ -179,9 +190,9 @@ def judge_case(run: Run, fn, x, r, weight, entry, expected: np.ndarray, o: dict)
         hint = channel_order_mistake(out, x, r) if fn != "pixel_unshuffle" else None
         return (f"{int((out != expected).sum())} of {out.size} values differ from torch's"
                 + (f"; {hint}" if hint else ""))
-    if weight is not None:
+    if expected_grad is not None:
         grad = run.session.read_output(entry.get("grad"))
-        if not np.array_equal(grad, F.pixel_unshuffle(weight, r).numpy()):
+        if not np.array_equal(grad, expected_grad):
             return "the values match, but the gradient with respect to the input does not"
     o["value_ok"] = True
     return ""
@@ -203,7 +214,7 @@ def group_pixel_shuffle(run: Run) -> None:
     r = run.results
     owners = ("pixel_shuffle.shapes", "pixel_shuffle.values", "pixel_shuffle.einops")
     if run.wants(*owners):
-        outcomes = compare_cases(run, "pixel_shuffle", SHUFFLE_CASES, owners, F.pixel_shuffle)
+        outcomes = compare_cases(run, "pixel_shuffle", owners)
         if outcomes is not None:
             if "pixel_shuffle.shapes" in r:
                 score_cases(r["pixel_shuffle.shapes"], outcomes, "shape_ok", "shapes match torch's")
@@ -213,13 +224,12 @@ def group_pixel_shuffle(run: Run) -> None:
             if "pixel_shuffle.einops" in r:
                 score_einops(r["pixel_shuffle.einops"], outcomes)
     if run.wants("pixel_shuffle.module"):
-        outcomes = compare_cases(run, "PixelShuffle", MODULE_CASES, ("pixel_shuffle.module",), F.pixel_shuffle)
+        outcomes = compare_cases(run, "PixelShuffle", ("pixel_shuffle.module",))
         if outcomes is not None:
             score_cases(r["pixel_shuffle.module"], outcomes, "value_ok",
                         "PixelShuffle(r) output and input gradient equal nn.PixelShuffle's")
     if run.wants("pixel_unshuffle.values"):
-        outcomes = compare_cases(run, "pixel_unshuffle", UNSHUFFLE_CASES, ("pixel_unshuffle.values",),
-                                 F.pixel_unshuffle)
+        outcomes = compare_cases(run, "pixel_unshuffle", ("pixel_unshuffle.values",))
         if outcomes is not None:
             score_cases(r["pixel_unshuffle.values"], outcomes, "value_ok",
                         "values equal torch.nn.functional.pixel_unshuffle exactly")
@@ -383,7 +393,7 @@ def group_sr(run: Run) -> None:
                                 f"expected finite values in [0, 1]. Check the last layers of Net.", nan_images=bad)
             return
         psnr = float(metrics.psnr_per_image(outputs, test.hr).mean())
-        bicubic_images = metrics.bicubic_upsample(test.lr, factor)
+        bicubic_images = test.bicubic
         bicubic = float(metrics.psnr_per_image(bicubic_images, test.hr).mean())
         untrained = float(metrics.psnr_per_image(before, test.hr[:8]).mean())
         untrained_bicubic = float(metrics.psnr_per_image(bicubic_images[:8], test.hr[:8]).mean())

@@ -11,7 +11,6 @@ scaled to [0, 1]. One crop per image.
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import shutil
@@ -22,11 +21,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import torch
-from PIL import Image
-from torchvision.datasets.mnist import read_image_file, read_label_file
-from torchvision.transforms import CenterCrop, Resize
-from torchvision.transforms.functional import pil_to_tensor
 
 from .config import REPO_ROOT
 
@@ -97,18 +91,13 @@ class Mnist:
 
 @lru_cache(maxsize=1)
 def load_mnist(root: Path | None = None) -> Mnist:
+    """Verified MNIST, decoded once by torchvision (grader/oracle.py) and then read from the cache."""
+    from . import oracle
     root = root or data_dir()
     verify(("mnist",), root)
-    raw = root / "mnist" / "raw"
-    with tempfile.TemporaryDirectory() as tmp:
-        def read(name, reader):
-            # torchvision reads uncompressed IDX files only
-            plain = Path(tmp) / name[:-3]
-            with gzip.open(raw / name) as src, open(plain, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            return reader(str(plain)).numpy()
-        return Mnist(read(MNIST_FILES[0], read_image_file), read(MNIST_FILES[1], read_label_file).astype(np.int64),
-                     read(MNIST_FILES[2], read_image_file), read(MNIST_FILES[3], read_label_file).astype(np.int64))
+    names = [f"mnist_{k}.npy" for k in ("train_x", "train_y", "test_x", "test_y")]
+    folder = oracle.ensure(*names, data_root=root)
+    return Mnist(*(np.load(folder / n, mmap_mode="r", allow_pickle=False) for n in names))
 
 
 @dataclass(frozen=True)
@@ -116,23 +105,21 @@ class SRSplit:
     lr: np.ndarray   # (N, 1, c/r, c/r) float32 in [0, 1]
     hr: np.ndarray   # (N, 1, c, c) float32 in [0, 1]
     names: tuple[str, ...]
+    bicubic: np.ndarray | None = None   # test split: bicubic upsampling of lr (the no-credit baseline)
 
 
 @lru_cache(maxsize=4)
 def load_bsds(split: str, upscale_factor: int, root: Path | None = None) -> SRSplit:
+    """Verified BSDS300 `split` at scale `upscale_factor`, decoded once (grader/oracle.py), then cached."""
+    from . import oracle
     root = root or data_dir()
     verify(("bsds300",), root)
-    crop = 256 - 256 % upscale_factor
-    to_hr, to_lr = CenterCrop(crop), Resize(crop // upscale_factor)
-    paths = sorted((root / "bsds300" / "images" / split).glob("*.jpg"))
-    lrs, hrs = [], []
-    for path in paths:
-        with Image.open(path) as image:
-            y = to_hr(image.convert("YCbCr").split()[0])
-        hrs.append(pil_to_tensor(y))
-        lrs.append(pil_to_tensor(to_lr(y)))
-    scale = lambda t: (torch.stack(t).float() / 255).numpy()
-    return SRSplit(scale(lrs), scale(hrs), tuple(p.stem for p in paths))
+    stem = f"bsds_{split}_x{upscale_factor}"
+    parts = ("lr", "hr", "bicubic") if split == "test" else ("lr", "hr")
+    folder = oracle.ensure(*(f"{stem}_{p}.npy" for p in parts), data_root=root)
+    arrays = {p: np.load(folder / f"{stem}_{p}.npy", mmap_mode="r", allow_pickle=False) for p in parts}
+    names = tuple(p.stem for p in sorted((root / "bsds300" / "images" / split).glob("*.jpg")))
+    return SRSplit(names=names, **arrays)
 
 
 def download(root: Path | None = None) -> Path:

@@ -7,6 +7,7 @@ report atomically after every group and on SIGTERM/SIGINT, so a report always ex
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import platform
 import signal
 import sys
@@ -17,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import __version__, checks
+from . import __version__, checks, oracle
 from .config import Config
 from .result import ItemResult, Report, write_report
 from .sandbox import Limits, WorkerSession, resolve_mode, sandbox_note
@@ -34,16 +35,13 @@ class Interrupted(BaseException):
 def resolve_profile(profile: str) -> str:
     if profile != "auto":
         return profile
-    import torch
-    return "full" if torch.cuda.is_available() else "quick"
+    return "full" if oracle.environment()["cuda"] else "quick"
 
 
 def versions() -> dict[str, str]:
-    import einops
-    import torch
-    import torchvision
-    return {"grader": __version__, "python": platform.python_version(), "torch": str(torch.__version__),
-            "torchvision": str(torchvision.__version__), "einops": einops.__version__, "numpy": np.__version__}
+    """Installed versions, read from package metadata: this process never imports torch (see oracle.py)."""
+    return {"grader": __version__, "python": platform.python_version(),
+            **{name: importlib.metadata.version(name) for name in ("torch", "torchvision", "einops", "numpy")}}
 
 
 def describe_submission(path: Path) -> dict:
@@ -76,8 +74,7 @@ def grade(submission: str | Path, config: Config, out: str | Path | None = None,
     started = time.monotonic()
     submission = Path(submission).resolve()
     mode = resolve_mode(sandbox or config.sandbox)
-    import torch
-    use_cuda = config.device == "cuda" and torch.cuda.is_available()
+    use_cuda = config.device == "cuda" and oracle.environment()["cuda"]
     results = {item.id: ItemResult(item.id, item.name, item.points, visibility=item.visibility,
                                    output="not graded: grading stopped before this item ran")
                for item in config.items}

@@ -54,8 +54,9 @@ def bwrap_works() -> bool:
 
 def interpreter_is_world_readable() -> bool:
     """Can another uid run this Python and import torch? (Not when they live under /root, e.g. pyenv.)"""
-    import torch
-    for target in (os.path.realpath(sys.executable), os.path.dirname(torch.__file__)):
+    import importlib.util
+    torch_dir = importlib.util.find_spec("torch").submodule_search_locations[0]
+    for target in (os.path.realpath(sys.executable), torch_dir):
         path = Path(target)
         for parent in [*reversed(path.parents), path]:
             mode = parent.stat().st_mode

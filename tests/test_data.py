@@ -16,9 +16,33 @@ MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def fresh_cache(tmp_path_factory):
+    """A cold decode cache: these tests exercise torchvision's decoding (grader/oracle.py), not a leftover."""
+    mp = pytest.MonkeyPatch()
+    folder = tmp_path_factory.mktemp("decode-cache")
+    mp.setenv("GRADER_CACHE_DIR", str(folder))
+    load_mnist.cache_clear()
+    load_bsds.cache_clear()
+    yield folder
+    mp.undo()
+    load_mnist.cache_clear()
+    load_bsds.cache_clear()
+
+
 @pytest.fixture(scope="module")
 def mnist():
     return load_mnist()
+
+
+def test_decoded_arrays_are_cached_for_the_owner_only(mnist, fresh_cache):
+    """The cache holds test labels and HR images, so the folder is private; a stale key is never read."""
+    from grader import oracle
+    folder = oracle.cache_dir()
+    assert folder.parent == fresh_cache
+    assert (folder.stat().st_mode & 0o777) == 0o700
+    assert {"mnist_train_x.npy", "mnist_test_y.npy"} <= {p.name for p in folder.iterdir()}
+    assert np.array_equal(np.load(folder / "mnist_test_y.npy"), mnist.test_y)
 
 
 def test_the_real_data_verifies():
@@ -69,12 +93,18 @@ def test_bsds_test_split_x2(bsds_test_x2):
 
 def test_bsds_lr_is_a_downscaled_hr(bsds_test_x2):
     """LR and HR are aligned: LR is close to a 2x2 average of HR, far from another image's HR."""
-    lr, hr = torch.from_numpy(bsds_test_x2.lr), torch.from_numpy(bsds_test_x2.hr)
+    lr, hr = torch.tensor(bsds_test_x2.lr), torch.tensor(bsds_test_x2.hr)
     pooled = F.avg_pool2d(hr, 2)
     own = (lr - pooled).abs().mean().item()
     other = (lr - pooled.roll(1, dims=0)).abs().mean().item()
     assert own < 0.03, own
     assert other > 5 * own
+
+
+def test_bicubic_baseline_is_torch_bicubic_of_the_lr(bsds_test_x2):
+    want = F.interpolate(torch.tensor(bsds_test_x2.lr[:5]), scale_factor=2, mode="bicubic", align_corners=False)
+    assert bsds_test_x2.bicubic.shape == bsds_test_x2.hr.shape
+    assert np.array_equal(bsds_test_x2.bicubic[:5], want.numpy())
 
 
 def test_bsds_x3_crop_is_255():

@@ -13,7 +13,8 @@ from einops import rearrange
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.checks import MODULE_CASES, SHUFFLE_CASES, UNSHUFFLE_CASES, channel_order_mistake, make_case
+from grader.checks import (CHECK_CASES, MODULE_CASES, SHUFFLE_CASES, UNSHUFFLE_CASES, channel_order_mistake,
+                           grad_weight, make_case, torch_answers)
 from grader.config import REPO_ROOT
 
 PROPS = settings(max_examples=30, deadline=None)
@@ -30,6 +31,12 @@ def _load_reference():
 
 
 ref = _load_reference()
+
+
+def torch_case(shape, transposed, seed):
+    """make_case with the logical input as a torch tensor (the stored copy stays numpy, as sent)."""
+    logical, stored = make_case(shape, transposed, seed)
+    return torch.from_numpy(logical), stored
 
 
 def shuffled(x: torch.Tensor, r: int, order) -> torch.Tensor:
@@ -58,7 +65,7 @@ def shuffle_inputs(draw, min_c=1, max_c=4):
 @given(shape_r=shuffle_inputs(), transposed=st.booleans(), seed=st.integers(0, 10_000))
 def test_make_case_gives_distinct_values_and_the_stored_layout(shape_r, transposed, seed):
     shape, _ = shape_r
-    logical, stored = make_case(shape, transposed, seed)
+    logical, stored = torch_case(shape, transposed, seed)
     n = int(np.prod(shape))
     assert tuple(logical.shape) == shape
     # a permutation of 0..n-1: every element distinct, so any misplaced element shows
@@ -72,13 +79,31 @@ def test_make_case_gives_distinct_values_and_the_stored_layout(shape_r, transpos
         assert not view.is_contiguous() or shape[-1] == 1 or shape[-2] == 1
     else:
         assert np.array_equal(stored, logical.numpy())
-    again, _ = make_case(shape, transposed, seed)
+    again, _ = torch_case(shape, transposed, seed)
     assert torch.equal(again, logical), "make_case must be deterministic for a seed"
 
 
+@pytest.mark.parametrize("fn", sorted(CHECK_CASES))
+def test_cached_torch_answers_equal_torch_on_every_case(fn):
+    """What the trusted side compares with (computed by grader/oracle.py, read from its cache) is exactly
+    torch's F.pixel_shuffle / F.pixel_unshuffle, and for the module pixel_unshuffle(w) as the gradient."""
+    answers = torch_answers(fn)
+    torch_fn = F.pixel_unshuffle if fn == "pixel_unshuffle" else F.pixel_shuffle
+    for k, (shape, r, transposed) in enumerate(CHECK_CASES[fn]):
+        x, _ = torch_case(shape, transposed, seed=k)
+        assert np.array_equal(answers[f"out{k}"], torch_fn(x, r).numpy()), (fn, k)
+        if fn == "PixelShuffle":
+            x.requires_grad_(True)
+            w = torch.from_numpy(grad_weight(answers[f"out{k}"].shape, k))
+            (torch.nn.PixelShuffle(r)(x) * w).sum().backward()
+            assert np.array_equal(answers[f"grad{k}"], x.grad.numpy()), (fn, k)
+    assert sorted(answers) == sorted([f"out{k}" for k in range(len(CHECK_CASES[fn]))]
+                                     + ([f"grad{k}" for k in range(len(CHECK_CASES[fn]))] if fn == "PixelShuffle" else []))
+
+
 def test_make_case_seeds_give_different_cases():
-    a, _ = make_case((2, 12, 3, 5), False, 0)
-    b, _ = make_case((2, 12, 3, 5), False, 1)
+    a, _ = torch_case((2, 12, 3, 5), False, 0)
+    b, _ = torch_case((2, 12, 3, 5), False, 1)
     assert not torch.equal(a, b)
 
 
@@ -87,7 +112,7 @@ def test_make_case_seeds_give_different_cases():
 @given(shape_r=shuffle_inputs(min_c=2), seed=st.integers(0, 10_000))
 def test_every_wrong_channel_order_is_named(shape_r, seed):
     shape, r = shape_r
-    x, _ = make_case(shape, False, seed)
+    x, _ = torch_case(shape, False, seed)
     for order in WRONG:
         out = shuffled(x, r, order).numpy()
         hint = channel_order_mistake(out, x, r)
@@ -100,7 +125,7 @@ def test_every_wrong_channel_order_is_named(shape_r, seed):
 @given(shape_r=shuffle_inputs(min_c=2), seed=st.integers(0, 10_000))
 def test_right_order_and_unrelated_mistakes_get_no_channel_hint(shape_r, seed):
     shape, r = shape_r
-    x, _ = make_case(shape, False, seed)
+    x, _ = torch_case(shape, False, seed)
     right = F.pixel_shuffle(x, r).numpy()
     assert np.array_equal(shuffled(x, r, RIGHT).numpy(), right)
     assert channel_order_mistake(right, x, r) is None
@@ -117,7 +142,7 @@ def test_right_order_and_unrelated_mistakes_get_no_channel_hint(shape_r, seed):
 def test_with_one_channel_orders_keeping_r1_before_r2_are_indistinguishable(shape_r, seed):
     """C=1 cannot tell (c r1 r2), (r1 c r2) and (r1 r2 c) apart: why every case but one has C > 1."""
     shape, r = shape_r
-    x, _ = make_case(shape, False, seed)
+    x, _ = torch_case(shape, False, seed)
     right = F.pixel_shuffle(x, r).numpy()
     for order in WRONG:
         out = shuffled(x, r, order).numpy()
@@ -149,7 +174,7 @@ def test_all_cases_but_one_have_more_than_one_channel():
 def test_each_wrong_order_fails_some_graded_case(order, name, cases):
     caught = []
     for k, (shape, r, transposed) in enumerate(cases):
-        x, _ = make_case(shape, transposed, seed=k)
+        x, _ = torch_case(shape, transposed, seed=k)
         if not torch.equal(shuffled(x, r, order), F.pixel_shuffle(x, r)):
             caught.append(k)
             assert channel_order_mistake(shuffled(x, r, order).numpy(), x, r) is not None
@@ -159,7 +184,7 @@ def test_each_wrong_order_fails_some_graded_case(order, name, cases):
 @pytest.mark.parametrize("order", WRONG, ids=lambda o: " ".join(o))
 def test_each_wrong_unshuffle_order_fails_some_graded_case(order):
     for k, (shape, r, transposed) in enumerate(UNSHUFFLE_CASES):
-        x, _ = make_case(shape, transposed, seed=k)
+        x, _ = torch_case(shape, transposed, seed=k)
         if not torch.equal(unshuffled(x, r, order), F.pixel_unshuffle(x, r)):
             return
     pytest.fail(f"no unshuffle case tells ({' '.join(order)}) from torch's order")
@@ -234,7 +259,7 @@ def test_reference_module_values_and_gradients_equal_nn_pixel_shuffle(case):
                                                (UNSHUFFLE_CASES, "pixel_unshuffle", F.pixel_unshuffle)])
 def test_reference_passes_every_graded_case(cases, fn, torch_fn):
     for k, (shape, r, transposed) in enumerate(cases):
-        x, stored = make_case(shape, transposed, seed=k)
+        x, stored = torch_case(shape, transposed, seed=k)
         worker_view = torch.from_numpy(stored)
         if transposed:
             worker_view = worker_view.transpose(-1, -2)

@@ -29,7 +29,8 @@ def install():
     def load_bsds(split, upscale_factor, root=None):
         s = full_bsds(split, upscale_factor, root)
         n = BSDS_TRAIN if split == "train" else BSDS_TEST
-        return dataclasses.replace(s, lr=s.lr[:n], hr=s.hr[:n], names=s.names[:n])
+        return dataclasses.replace(s, lr=s.lr[:n], hr=s.hr[:n], names=s.names[:n],
+                                   bicubic=None if s.bicubic is None else s.bicubic[:n])
 
     load_mnist.redteam_subset = True
     data.load_mnist, data.load_bsds = load_mnist, load_bsds
