@@ -15,13 +15,14 @@ from conftest import REFERENCE, fast_rubric
 from grader.config import REPO_ROOT
 
 PROBE = """
-import json, resource, sys
+import json, re, sys
 from grader.config import load_config
 from grader.orchestrator import grade
 report = grade(sys.argv[1], load_config(sys.argv[2], "quick"), sandbox="process")
 print(json.dumps({"score": report.score, "statuses": {t.id: t.status for t in report.tests},
                   "imported": sorted(m for m in ("torch", "torchvision") if m in sys.modules),
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec from the forking parent (pytest)
+                  "peak_mb": int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1)) / 1024}))
 """
 
 
