@@ -467,10 +467,21 @@ class WorkerSession:
             victims = {pid for pid in victims if _alive(pid)}
             if not victims or time.monotonic() > deadline:
                 break
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
+            # Whole process groups first: the kernel signals every member at once and a fork in flight
+            # fails, so a process that forks and exits faster than we scan /proc dies with its group.
+            # The worker runs in its own session, so none of these groups can be ours.
+            groups = {self.proc.pid}
+            for pid in victims:
+                try:
+                    groups.add(os.getpgid(pid))
+                except OSError:
+                    pass
+            groups.discard(os.getpgrp())
+            for group in groups:
+                try:
+                    os.killpg(group, signal.SIGKILL)
+                except OSError:
+                    pass
             for sig in (signal.SIGSTOP, signal.SIGKILL):
                 for pid in victims:
                     try:
