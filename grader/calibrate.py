@@ -11,13 +11,11 @@ import dataclasses
 import datetime
 import importlib.metadata
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 from . import oracle
 from .config import REPO_ROOT, load_config, write_calibration
-from .orchestrator import grade, versions
+from .orchestrator import grade
 
 METRIC = {"cnn.accuracy": "accuracy", "sr.psnr": "psnr"}
 

@@ -254,7 +254,7 @@ def score_einops(item: ItemResult, outcomes: list[dict]) -> None:
 
 # ============================================================ MNIST CNN
 def group_cnn(run: Run) -> None:
-    r, cfg = run.results, run.config
+    cfg = run.config
     if run.wants("cnn.interface"):
         probe = np.random.default_rng(1).standard_normal((3, 1, 28, 28)).astype(np.float32)
         reply = run.call("cnn_interface", ("cnn.interface",), input=run.session.write_input("cnn_probe", probe))

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .result import write_atomic
+
 
 class OracleError(RuntimeError):
     """The trusted torch subprocess failed: a harness problem, never the student's."""
@@ -174,17 +176,14 @@ def build(folder: Path, name: str, data_root: Path) -> None:
         return
     if kind == "shuffle":
         fn = stem[len("shuffle_"):]
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=".npz", delete=False) as tmp:
-            np.savez(tmp, **shuffle_expectations(fn))
-        os.replace(tmp.name, folder / name)
+        answers = shuffle_expectations(fn)
+        write_atomic(folder / name, lambda f: np.savez(f, **answers))
         return
     raise OracleError(f"no recipe for cache file {name}")
 
 
 def save(path: Path, arr: np.ndarray) -> None:
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npy", delete=False) as tmp:
-        np.save(tmp, arr, allow_pickle=False)
-    os.replace(tmp.name, path)
+    write_atomic(path, lambda f: np.save(f, arr, allow_pickle=False))
 
 
 def main(request: dict) -> dict:

@@ -10,7 +10,6 @@ import hashlib
 import importlib.metadata
 import platform
 import signal
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path

@@ -6,7 +6,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 STATUSES = ("passed", "partial", "failed", "error")
 
@@ -69,14 +69,15 @@ class Report:
         self.score = round(sum(t.score for t in self.tests), 2)
 
 
-def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write via a temp file in the same folder and rename, so a reader never sees half a file."""
+def write_atomic(path: str | os.PathLike, content: str | Callable[[BinaryIO], None]) -> None:
+    """Write via a temp file in the same folder and rename, so a reader never sees half a file.
+    `content` is text, or a function that writes bytes to the open file (e.g. an np.save call)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "w" if isinstance(content, str) else "wb") as f:
+            f.write(content) if isinstance(content, str) else content(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -167,7 +167,7 @@ def test_canvas_zip_force_and_watchdog(tmp_path, rubric):
 
     # watchdog: margin chosen so the watchdog is 3 s, far below what grading takes
     total = sum(i.timeout_s for i in load_config(rubric, "quick").items)
-    r = batch(bundle, tmp_path / "out2", rubric, "--margin", str(3 - total), jobs=1)
+    batch(bundle, tmp_path / "out2", rubric, "--margin", str(3 - total), jobs=1)
     rows = grades(tmp_path / "out2")
     assert set(rows) == {"1001", "1002"}
     for row in rows.values():

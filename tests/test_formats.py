@@ -14,7 +14,7 @@ import pytest
 from grader.formats import FORMATS, render
 from grader.gradebook import COLUMNS, write_grades_csv
 from grader.result import Report
-from report_fixtures import ALL, HOSTILE
+from report_fixtures import ALL
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "grader" / "schemas"
 KINDS = sorted(ALL)
