@@ -1,8 +1,10 @@
 """MNIST training speed, three loops side by side in one process, same model, steps and seed:
   (a) the harness's loop (grader/worker.py `train_classifier`, the code that grades students),
   (b) a loop written like the practical's: torchvision MNIST-style Dataset + ToTensor + Normalize + DataLoader,
-  (c) a bare loop slicing a pre-normalized tensor with a seeded permutation.
-Prints steps/s and the ratios a/b (target >= 1.6) and a/c (target >= 0.95).
+  (c) a bare loop slicing a pre-normalized tensor with a seeded permutation, with the harness's AdamW
+      (worker.py writes out torch.optim's arithmetic), and again with torch.optim.AdamW (c').
+Prints steps/s and the ratios a/b (target >= 1.6) and a/c (target >= 0.95); c'/c shows what the optimizer
+alone changes (the practical's loop (b) uses torch.optim, as the practical does).
 
     GRADER_DATA_DIR=../shared/datasets python bench/train_bench.py [--steps 400] [--repeats 3]
 """
@@ -69,10 +71,10 @@ def practical_loop(images, labels, steps, seed):
                 break
 
 
-def bare_loop(images, labels, steps, seed):
+def bare_loop(images, labels, steps, seed, make_optimizer=lambda params: worker.make_optimizer("adamw", params, 1e-3)):
     torch.manual_seed(seed)
     model = CNN()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    opt = make_optimizer(model.parameters())
     x = ((torch.from_numpy(images).float() / 255 - 0.1307) / 0.3081).unsqueeze(1)
     y = torch.from_numpy(labels)
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
@@ -99,7 +101,8 @@ def main():
     torch.set_num_threads(2)
     mnist = load_mnist()
     train_x, train_y = np.array(mnist.train_x), np.array(mnist.train_y)   # in memory, as the worker has them
-    loops = {"harness": harness_loop, "practical": practical_loop, "bare": bare_loop}
+    bare_torch_optim = lambda *a, **k: bare_loop(*a, **k, make_optimizer=lambda p: torch.optim.AdamW(p, lr=1e-3))
+    loops = {"harness": harness_loop, "practical": practical_loop, "bare": bare_loop, "bare (torch.optim)": bare_torch_optim}
     best = {name: float("inf") for name in loops}
     for _ in range(args.repeats):          # interleaved, best of N: fair under background load
         for name, loop in loops.items():
@@ -107,9 +110,10 @@ def main():
             loop(train_x, train_y, args.steps, seed=0)
             best[name] = min(best[name], time.perf_counter() - start)
     for name, seconds in best.items():
-        print(f"{name:>10}: {seconds:6.2f} s for {args.steps} steps ({args.steps / seconds:6.1f} steps/s)")
+        print(f"{name:>18}: {seconds:6.2f} s for {args.steps} steps ({args.steps / seconds:6.1f} steps/s)")
     print(f"harness vs practical DataLoader loop: {best['practical'] / best['harness']:.2f}x  (target >= 1.6x)")
     print(f"harness vs bare tensor slicing:       {best['bare'] / best['harness']:.2f}x  (target >= 0.95x)")
+    print(f"written-out AdamW vs torch.optim.AdamW (bare loop): {best['bare (torch.optim)'] / best['bare']:.2f}x")
 
 
 if __name__ == "__main__":

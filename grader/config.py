@@ -17,6 +17,7 @@ ITEM_IDS = (
 )
 SANDBOXES = ("auto", "none", "process", "bwrap")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+TRAIN_CHOICES = {"optimizer": ("adam", "adamw", "sgd"), "schedule": ("none", "onecycle", "cosine")}  # worker.py
 CALIBRATION_MARKER = "# ---- calibration: written by `python -m grader calibrate`; thresholds may be edited by hand ----"
 
 
@@ -147,6 +148,9 @@ def load_config(path: str | os.PathLike | None = None, profile: str = "quick",
         if not isinstance(raw_train, dict):
             r.fail(f"{where}.train", f"expected a mapping of training settings (steps, lr, ...), got {raw_train!r}")
         train = {k: r.get(raw_train, k, f"{where}.train", (int, float, str), profile=profile) for k in raw_train}
+        for key, choices in TRAIN_CHOICES.items():
+            if key in train and train[key] not in choices:
+                r.fail(f"{where}.train.{key}", f"expected one of {', '.join(choices)}, got {train[key]!r}")
         threshold = None
         if item_id in ("cnn.accuracy", "sr.psnr"):
             cal = calibrated.get(item_id)

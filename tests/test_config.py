@@ -137,6 +137,12 @@ MALFORMED = {
     "missing name": (lambda raw: raw["items"][0].pop("name"), "items[0] (pixel_shuffle.shapes).name: is missing"),
     "missing training budget": (lambda raw: item(raw, "cnn.accuracy")["train"].pop("steps"),
                                 "items[6] (cnn.accuracy).train.steps: is missing"),
+    "unknown optimizer": (lambda raw: item(raw, "cnn.accuracy")["train"].update(optimizer="rmsprop"),
+                          "items[6] (cnn.accuracy).train.optimizer: expected one of adam, adamw, sgd, got 'rmsprop'"),
+    "unknown schedule for a profile": (lambda raw: item(raw, "sr.psnr")["train"].update(schedule={"quick": "step",
+                                                                                                  "full": "cosine"}),
+                                       "items[8] (sr.psnr).train.schedule: expected one of none, onecycle, cosine, "
+                                       "got 'step'"),
     "unknown sandbox": (lambda raw: raw["settings"].update(sandbox="docker"),
                         "settings.sandbox: expected one of auto, none, process, bwrap, got 'docker'"),
     "unknown visibility": (lambda raw: raw["items"][3].update(visibility="secret"),
