@@ -256,8 +256,7 @@ class Cosine:
     def step(self):
         self.epoch += 1
         e, t = self.epoch, self.total
-        ratio = (1 + math.cos(math.pi * e / t)) / (1 + math.cos(math.pi * (e - 1) / t))
-        self.optimizer.lr = ratio * (self.optimizer.lr - 0.0) + 0.0
+        self.optimizer.lr *= (1 + math.cos(math.pi * e / t)) / (1 + math.cos(math.pi * (e - 1) / t))
 
 
 def make_schedule(name: str, optimizer, lr: float, steps: int):
