@@ -95,7 +95,7 @@ def load_mnist(root: Path | None = None) -> Mnist:
     from . import oracle
     root = root or data_dir()
     verify(("mnist",), root)
-    names = [f"mnist_{k}.npy" for k in ("train_x", "train_y", "test_x", "test_y")]
+    names = oracle.mnist_files()
     folder = oracle.ensure(*names, data_root=root)
     return Mnist(*(np.load(folder / n, mmap_mode="r", allow_pickle=False) for n in names))
 
@@ -114,10 +114,9 @@ def load_bsds(split: str, upscale_factor: int, root: Path | None = None) -> SRSp
     from . import oracle
     root = root or data_dir()
     verify(("bsds300",), root)
-    stem = f"bsds_{split}_x{upscale_factor}"
-    parts = ("lr", "hr", "bicubic") if split == "test" else ("lr", "hr")
-    folder = oracle.ensure(*(f"{stem}_{p}.npy" for p in parts), data_root=root)
-    arrays = {p: np.load(folder / f"{stem}_{p}.npy", mmap_mode="r", allow_pickle=False) for p in parts}
+    files = oracle.bsds_files(split, upscale_factor)
+    folder = oracle.ensure(*files.values(), data_root=root)
+    arrays = {part: np.load(folder / file, mmap_mode="r", allow_pickle=False) for part, file in files.items()}
     names = tuple(p.stem for p in sorted((root / "bsds300" / "images" / split).glob("*.jpg")))
     return SRSplit(names=names, **arrays)
 

@@ -70,14 +70,25 @@ def ensure(*names: str, data_root: Path | None = None) -> Path:
     return folder
 
 
+MNIST_ARRAYS = ("train_x", "train_y", "test_x", "test_y")
+
+
+def mnist_files() -> list[str]:
+    return [f"mnist_{k}.npy" for k in MNIST_ARRAYS]
+
+
+def bsds_files(split: str, factor: int) -> dict[str, str]:
+    """{part: cache file}: the LR and HR crops, and for the test split the bicubic baseline."""
+    parts = ("lr", "hr", "bicubic") if split == "test" else ("lr", "hr")
+    return {part: f"bsds_{split}_x{factor}_{part}.npy" for part in parts}
+
+
 def warm(data_root: Path, factors) -> Path:
     """Fill the cache with everything a grade reads (data for each SR factor, the shuffle answers)."""
     from .checks import CHECK_CASES
-    names = [f"mnist_{k}.npy" for k in ("train_x", "train_y", "test_x", "test_y")]
-    names += [f"shuffle_{fn}.npz" for fn in CHECK_CASES]
+    names = mnist_files() + [f"shuffle_{fn}.npz" for fn in CHECK_CASES]
     for r in sorted(set(factors)):
-        names += [f"bsds_train_x{r}_{p}.npy" for p in ("lr", "hr")]
-        names += [f"bsds_test_x{r}_{p}.npy" for p in ("lr", "hr", "bicubic")]
+        names += [*bsds_files("train", r).values(), *bsds_files("test", r).values()]
     return ensure(*names, data_root=data_root)
 
 
@@ -163,16 +174,17 @@ def build(folder: Path, name: str, data_root: Path) -> None:
     kind, *rest = stem.split("_")
     if kind == "mnist":
         arrays = decode_mnist(data_root)
-        for key, arr in arrays.items():
-            save(folder / f"mnist_{key}.npy", arr)
+        for key, file in zip(MNIST_ARRAYS, mnist_files()):
+            save(folder / file, arrays[key])
         return
-    if kind == "bsds":   # bsds_<split>_x<r>  ->  _lr.npy, _hr.npy, and for test _bicubic.npy
+    if kind == "bsds":   # bsds_<split>_x<r>_<part>: all parts of that split and factor at once
         split, factor = rest[0], int(rest[1][1:])
+        files = bsds_files(split, factor)
         lr, hr = decode_bsds(data_root, split, factor)
-        save(folder / f"bsds_{split}_x{factor}_lr.npy", lr)
-        save(folder / f"bsds_{split}_x{factor}_hr.npy", hr)
-        if split == "test":
-            save(folder / f"bsds_{split}_x{factor}_bicubic.npy", bicubic_upsample(lr, factor))
+        save(folder / files["lr"], lr)
+        save(folder / files["hr"], hr)
+        if "bicubic" in files:
+            save(folder / files["bicubic"], bicubic_upsample(lr, factor))
         return
     if kind == "shuffle":
         fn = stem[len("shuffle_"):]

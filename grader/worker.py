@@ -163,16 +163,23 @@ def build(cls, *args, device: str, max_params: int | None, what: str):
 # which alone puts a worker over its 700 MB budget. These do the same float operations, in the same order, as
 # torch's CPU path (Adam/AdamW `_single_tensor_adam`, SGD, OneCycleLR, CosineAnnealingLR), so training is
 # unchanged: tests/test_optim.py checks every weight equals torch.optim's, bit for bit, after real training.
-class Adam:
+class _Optimizer:
+    """What the training loops use of an optimizer; `lr` and `momentum` are what a schedule sets."""
+
+    def __init__(self, params, lr, momentum):
+        self.params, self.lr, self.momentum, self.state = list(params), lr, momentum, {}
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+
+class Adam(_Optimizer):
     """torch.optim.Adam (weight_decay 0) or, with decoupled_weight_decay=0.01, torch.optim.AdamW's defaults."""
 
     def __init__(self, params, lr, decoupled_weight_decay=0.0, betas=(0.9, 0.999), eps=1e-8):
-        self.params, self.lr, self.momentum, self.beta2, self.eps = list(params), lr, betas[0], betas[1], eps
-        self.weight_decay, self.state = decoupled_weight_decay, {}
-
-    def zero_grad(self, set_to_none=True):
-        for p in self.params:
-            p.grad = None
+        super().__init__(params, lr, momentum=betas[0])
+        self.beta2, self.eps, self.weight_decay = betas[1], eps, decoupled_weight_decay
 
     @torch.no_grad()
     def step(self):
@@ -194,11 +201,11 @@ class Adam:
             p.addcdiv_(exp_avg, denom, value=-step_size)
 
 
-class SGD(Adam):
+class SGD(_Optimizer):
     """torch.optim.SGD: plain steps, or heavy-ball momentum once a schedule sets `momentum` (one-cycle does)."""
 
     def __init__(self, params, lr):
-        super().__init__(params, lr, betas=(0.0, 0.0))
+        super().__init__(params, lr, momentum=0.0)
 
     @torch.no_grad()
     def step(self):
@@ -208,7 +215,7 @@ class SGD(Adam):
             grad = p.grad
             if self.momentum:
                 if p in self.state:
-                    grad = self.state[p].mul_(self.momentum).add_(grad, alpha=1)
+                    grad = self.state[p].mul_(self.momentum).add_(grad)
                 else:
                     grad = self.state[p] = torch.clone(grad).detach()
             p.add_(grad, alpha=-self.lr)
@@ -284,7 +291,7 @@ def train_classifier(model, images, labels, *, steps, batch_size, lr, optimizer=
         pos += batch_size
         logits = first_output(model(normalize_mnist(x[idx])), "CNN.forward")
         loss = F.cross_entropy(logits, y[idx])
-        opt.zero_grad(set_to_none=True)
+        opt.zero_grad()
         loss.backward()
         opt.step()
         if step % 50 == 0 or step == steps - 1:
@@ -322,7 +329,7 @@ def train_super_resolution(model, lr_images, hr_images, *, r, steps, batch_size,
             raise StudentError(f"Net({r}) turned a {tuple(x.shape)} input into {tuple(out.shape)}, "
                                f"expected {tuple(y.shape)}")
         loss = F.mse_loss(out, y)
-        opt.zero_grad(set_to_none=True)
+        opt.zero_grad()
         loss.backward()
         opt.step()
         if sched:

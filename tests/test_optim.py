@@ -85,7 +85,7 @@ def test_cnn_training_equals_torch_optim(monkeypatch, mnist, optimizer, schedule
         for step in range(30):
             batch = slice(64 * step, 64 * step + 64)
             loss = torch.nn.functional.cross_entropy(model(worker.normalize_mnist(x[batch]))[0], y[batch])
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             loss.backward()
             opt.step()
             if sched:
