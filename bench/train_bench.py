@@ -1,8 +1,8 @@
 """MNIST training speed, three loops side by side in one process, same model, steps and seed:
-  (a) the harness's loop (grader/worker.py `train_classifier`, the code that grades students),
+  (a) the harness's loop (grader/worker/training.py `train_classifier`, the code that grades students),
   (b) the practical's loop: torchvision.datasets.MNIST + ToTensor + Normalize + DataLoader,
   (c) a bare loop slicing a pre-normalized tensor with a seeded permutation, with the harness's AdamW
-      (worker.py writes out torch.optim's arithmetic), and again with torch.optim.AdamW (c').
+      (grader/worker/optim.py writes out torch.optim's arithmetic), and again with torch.optim.AdamW (c').
 Prints steps/s and the ratios, each the median over interleaved rounds: a/b (target >= 1.6), a/c (target
 >= 0.95), and c'/c, what the optimizer alone changes (the practical's loop (b) uses torch.optim, as it does).
 
@@ -27,7 +27,10 @@ from torchvision import datasets, transforms
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from grader.data import MNIST_FILES, data_dir, load_mnist  # noqa: E402
+from grader.data import Datasets  # noqa: E402
+from grader.paths import MNIST_FILES, DataPaths, mnist_raw  # noqa: E402
+
+PATHS = DataPaths.from_environment()
 
 
 def load(name, path):
@@ -38,7 +41,7 @@ def load(name, path):
 
 
 sys.path.insert(0, str(ROOT / "reference"))
-worker = load("worker", ROOT / "grader" / "worker.py")
+from grader.worker import optim as worker_optim, training as worker_training  # noqa: E402
 CNN = load("reference_model", ROOT / "reference" / "model.py").CNN
 
 
@@ -48,7 +51,7 @@ def practical_dataset(folder: Path) -> datasets.MNIST:
     raw = folder / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for name in MNIST_FILES:
-        with gzip.open(data_dir() / "mnist" / "raw" / name) as src, open(raw / name[:-3], "wb") as dst:
+        with gzip.open(mnist_raw(PATHS.data, name)) as src, open(raw / name[:-3], "wb") as dst:
             shutil.copyfileobj(src, dst)
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
     return datasets.MNIST(str(folder), train=True, download=False, transform=transform)
@@ -72,7 +75,7 @@ def practical_loop(dataset, steps, seed):
                 break
 
 
-def bare_loop(images, labels, steps, seed, make_optimizer=lambda params: worker.make_optimizer("adamw", params, 1e-3)):
+def bare_loop(images, labels, steps, seed, make_optimizer=lambda params: worker_optim.make_optimizer("adamw", params, 1e-3)):
     torch.manual_seed(seed)
     model = CNN()
     opt = make_optimizer(model.parameters())
@@ -83,15 +86,15 @@ def bare_loop(images, labels, steps, seed, make_optimizer=lambda params: worker.
     for step in range(steps):
         idx = order[step * 64:(step + 1) * 64]
         loss = F.cross_entropy(model(x[idx])[0], y[idx])
-        opt.zero_grad(set_to_none=True)
+        opt.zero_grad()   # set_to_none by default in torch.optim; the worker's optimizers take no argument
         loss.backward()
         opt.step()
 
 
 def harness_loop(images, labels, steps, seed):
     torch.manual_seed(seed)
-    worker.train_classifier(CNN(), torch.from_numpy(images), torch.from_numpy(labels), steps=steps,
-                            batch_size=64, lr=1e-3, optimizer="adamw", seed=seed)
+    worker_training.train_classifier(CNN(), torch.from_numpy(images), torch.from_numpy(labels), steps=steps,
+                                     batch_size=64, lr=1e-3, optimizer="adamw", seed=seed)
 
 
 def main():
@@ -100,7 +103,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(2)
-    mnist = load_mnist()
+    mnist = Datasets(PATHS).mnist()
     train_x, train_y = np.array(mnist.train_x), np.array(mnist.train_y)   # in memory, as the worker has them
     torch_adamw = lambda params: torch.optim.AdamW(params, lr=1e-3)
     with tempfile.TemporaryDirectory() as tmp:

@@ -5,15 +5,19 @@
   by a SEPARATE `python -m grader grade` process writing DIR/<student>/report.json, so a submission that
   crashes, hangs or eats memory can only ever cost its own row. The grader bounds time per item itself; an
   outer watchdog (sum of the item timeouts + a margin) catches anything else (SIGTERM, then SIGKILL).
+* --executor slurm|ray grades one student per cluster task instead (grader/executors/), with the same
+  command, manifest, grades.csv and summary.html; the default, local, is what the rest of this describes.
 * --jobs N runs N graders at once (a thread pool driving subprocesses); with --gpus 0,1 each running
   grader sees one GPU (CUDA_VISIBLE_DEVICES), assigned round-robin to the job slots.
-* Resumable: DIR/manifest.json maps student -> key (sha256 over the submission files, the grader version,
-  grading.yaml's sha256 and the profile) and the outcome; it is rewritten atomically after every student.
+* Resumable: DIR/manifest.json maps student -> key (sha256 over the submission files, the grader's code
+  hash (grader/provenance.py), grading.yaml's sha256 and the profile) and the outcome; it is rewritten
+  atomically after every student.
   A rerun grades only students that are new, changed, or whose grading never finished (the batch was
   killed, or the grader exited non-zero: a harness problem); a watchdog stop is final. --force regrades all.
-* Finally DIR/grades.csv and DIR/summary.html are written from all reports; a student whose grading failed
-  still has a row saying why. DIR/<student> names are filesystem-safe (see safe_name), and the manifest
-  records which folder belongs to which student id.
+* Finally DIR/grades.csv, DIR/summary.html, DIR/similarity.csv and each DIR/<student>/report.html are
+  written from all reports (grader/pages); a student whose grading failed still has a row saying why.
+  DIR/<student> names are filesystem-safe (see safe_name), and the manifest records which folder belongs
+  to which student id.
 """
 from __future__ import annotations
 
@@ -34,8 +38,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
-from .config import DEFAULT_CONFIG, REPO_ROOT, ConfigError, load_config
+from .config import DEFAULT_CONFIG, PROFILE_CHOICES, REPO_ROOT, SANDBOXES, ConfigError, load_config
+from .paths import DataPaths
+from .progress import clock
+from .provenance import grader_code_sha256
 from .result import read_report, write_atomic
+from .sandbox import MODES
 
 MANIFEST_VERSION = 1
 DEFAULT_MARGIN_S = 180.0   # worker start-up (3 item groups), data check, evaluation outside the item timeouts
@@ -54,8 +62,10 @@ def safe_name(student_id: str) -> str:
 
 
 def submission_key(files: dict[str, bytes], config_sha256: str, profile: str, layout_error: str = "") -> str:
+    """Same key, same grade: the student's files, the grader's code, the rubric and the profile."""
     h = hashlib.sha256()
-    h.update(f"grader {__version__}\nconfig {config_sha256}\nprofile {profile}\nerror {layout_error}\n".encode())
+    h.update(f"grader {__version__} {grader_code_sha256()}\nconfig {config_sha256}\nprofile {profile}\n"
+             f"error {layout_error}\n".encode())
     for name in sorted(files):
         h.update(f"{name} {hashlib.sha256(files[name]).hexdigest()}\n".encode())
     return h.hexdigest()
@@ -94,8 +104,12 @@ class Manifest:
                     and (entry.get("report") is False or (job.folder / "report.json").is_file()))
 
     def record(self, student_id: str, entry: dict) -> None:
+        self.record_many({student_id: entry})
+
+    def record_many(self, entries: dict[str, dict]) -> None:
+        """One atomic rewrite for many students (a cluster driver updates hundreds per poll)."""
         with self.lock:
-            self.students[student_id] = entry
+            self.students.update(entries)
             self.data.update(grader_version=__version__, updated=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
             write_atomic(self.path, json.dumps(self.data, indent=2, sort_keys=True) + "\n")
 
@@ -122,9 +136,19 @@ def _child_preexec():
         _PRCTL(1, signal.SIGTERM, 0, 0, 0)
 
 
+def grade_command(args, config_path: Path, profile: str, job: Job, report: Path) -> list[str]:
+    """The one grading command, for the local executor and for every cluster task."""
+    cmd = [sys.executable, "-m", "grader", "grade", str(job.folder / "submission"),
+           "--out", str(report), "--profile", profile, "--config", str(config_path)]
+    if args.sandbox:
+        cmd += ["--sandbox", args.sandbox]
+    return cmd
+
+
 class Runner:
-    def __init__(self, args, config_path: Path, profile: str, watchdog_s: float, gpus: list[str]):
+    def __init__(self, args, config_path: Path, profile: str, watchdog_s: float, gpus: list[str], paths: DataPaths):
         self.args, self.config_path, self.profile, self.watchdog_s = args, config_path, profile, watchdog_s
+        self.paths = paths
         self.slots: queue.Queue = queue.Queue()
         for i in range(args.jobs):
             self.slots.put(gpus[i % len(gpus)] if gpus else None)
@@ -133,11 +157,7 @@ class Runner:
         self.stopping = threading.Event()
 
     def command(self, job: Job) -> list[str]:
-        cmd = [sys.executable, "-m", "grader", "grade", str(job.folder / "submission"),
-               "--out", str(job.folder / "report.json"), "--profile", self.profile, "--config", str(self.config_path)]
-        if self.args.sandbox:
-            cmd += ["--sandbox", self.args.sandbox]
-        return cmd
+        return grade_command(self.args, self.config_path, self.profile, job, job.folder / "report.json")
 
     def grade(self, job: Job) -> dict:
         """Grade one student in a subprocess; returns the manifest entry."""
@@ -150,7 +170,7 @@ class Runner:
                 return {**entry, "final": False, "error": "batch interrupted before this student started"}
             report = job.folder / "report.json"
             report.unlink(missing_ok=True)  # never mistake a stale report for this run's
-            env = dict(os.environ)
+            env = {**os.environ, **self.paths.environment()}
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
             if gpu is not None:
                 env["CUDA_VISIBLE_DEVICES"] = gpu
@@ -224,20 +244,14 @@ class Progress:
         self.started = time.monotonic()
         self.tty = stream.isatty()
 
-    @staticmethod
-    def _clock(seconds: float) -> str:
-        seconds = int(seconds)
-        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
-            f"{seconds // 60}:{seconds % 60:02d}"
-
     def line(self) -> str:
         n = self.total
         frac = self.done / n if n else 1.0
         elapsed = time.monotonic() - self.started
-        eta = "?" if not self.done else self._clock(elapsed / self.done * (n - self.done))
+        eta = "?" if not self.done else clock(elapsed / self.done * (n - self.done))
         bar = "#" * int(30 * frac)
         return (f"[{bar:<30}] {self.done}/{n} graded, {self.skipped} already done, {self.failed} with errors"
-                f" | {self._clock(elapsed)} elapsed, ETA {eta if self.done < n else '0:00'}")
+                f" | {clock(elapsed)} elapsed, ETA {eta if self.done < n else '0:00'}")
 
     def update(self, student: str | None = None, failed: bool = False, final: bool = False) -> None:
         if student is not None:
@@ -294,54 +308,14 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def run_batch(args) -> int:
-    from .gradebook import write_grades_csv
-    from .layouts import LayoutError, discover
-    from .orchestrator import resolve_profile
-    from .summary import render_summary_html
-
-    if args.jobs < 1:
-        raise ConfigError("--jobs must be at least 1")
-    gpus = [g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else []
-    config_path = Path(args.config or os.environ.get("GRADER_CONFIG") or DEFAULT_CONFIG).resolve()
-    profile = resolve_profile(args.profile)
-    config = load_config(config_path, profile)   # fail once, here, on a bad rubric
-    if {"cnn.accuracy", "sr.psnr"} & {i.id for i in config.items}:
-        from .data import verify
-        verify()                                 # and on missing data, not once per student
-    watchdog = sum(i.timeout_s for i in config.items) + args.margin
-    try:
-        subs = discover(args.submissions)
-    except LayoutError as exc:
-        raise ConfigError(str(exc)) from None
-
-    out_dir = Path(args.out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    lock = open(out_dir / ".batch.lock", "w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise ConfigError(f"{out_dir}: another batch is running on this folder") from None
-
-    manifest = Manifest(out_dir / "manifest.json")
-    names: dict[str, str] = {}
-    jobs = [_prepare(s, out_dir, config.sha256, profile, names) for s in subs]
-    todo = []
-    for job in jobs:
-        if not args.force and manifest.done(job):
-            continue
-        if job.layout_error:  # nothing to run: the upload itself was unusable
-            (job.folder / "report.json").unlink(missing_ok=True)
-            manifest.record(job.student_id, {"key": job.key, "folder": job.folder.name, "final": True,
-                                             "report": False, "error": job.layout_error, "exit_code": None})
-            continue
-        todo.append(job)
-
-    print(f"{len(jobs)} submissions in {args.submissions}; grading {len(todo)} with {args.jobs} job(s), "
+def _grade_locally(args, todo: list[Job], total: int, manifest: Manifest, config_path: Path, profile: str,
+                   watchdog: float, gpus: list[str], paths: DataPaths) -> bool:
+    """The local executor: --jobs graders at once on this machine. Returns True when interrupted."""
+    print(f"{total} submissions in {args.submissions}; grading {len(todo)} with {args.jobs} job(s), "
           f"profile {profile}, watchdog {watchdog:.0f} s each"
           + (f", GPUs {','.join(gpus)}" if gpus else ""), file=sys.stderr)
-    progress = Progress(len(todo), len(jobs) - len(todo), args.jobs)
-    runner = Runner(args, config_path, profile, watchdog, gpus)
+    progress = Progress(len(todo), total - len(todo), args.jobs)
+    runner = Runner(args, config_path, profile, watchdog, gpus, paths)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     interrupted = False
     pool = cf.ThreadPoolExecutor(max_workers=args.jobs, thread_name_prefix="grade")
@@ -372,13 +346,83 @@ def run_batch(args) -> int:
         pool.shutdown(wait=True, cancel_futures=True)
         signal.signal(signal.SIGTERM, previous)
     progress.update(final=True)
+    return interrupted
+
+
+def _grade_on_cluster(args, todo: list[Job], manifest: Manifest, out_dir: Path, config, config_path: Path,
+                      profile: str, watchdog: float, paths: DataPaths) -> bool:
+    """--executor slurm|ray: one cluster task per student, running the same grade command (executors/)."""
+    from .executors import ClusterRun, run_on_cluster
+    print(f"{len(todo)} submissions to grade on {args.executor}, profile {profile}, "
+          f"grader watchdog {watchdog:.0f} s each", file=sys.stderr)
+    run = ClusterRun(
+        out_dir=out_dir, command=lambda job, report: grade_command(args, config_path, profile, job, report),
+        watchdog_s=watchdog, needs_gpu=config.device == "cuda", memory_limit_mb=config.memory_limit_mb,
+        paths=paths, sr_factors=[i.upscale_factor for i in config.items if i.id == "sr.psnr"], cwd=REPO_ROOT,
+        env={**paths.environment(),
+             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))})
+    return run_on_cluster(args, todo, manifest, run)
+
+
+def run_batch(args) -> int:
+    from .gradebook import write_grades_csv
+    from .layouts import LayoutError, discover
+    from .orchestrator import needs_data, resolve_profile
+    from .pages import write_class_pages
+    from .similarity import load_settings
+
+    if args.jobs < 1:
+        raise ConfigError("--jobs must be at least 1")
+    gpus = [g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else []
+    config_path = Path(args.config or os.environ.get("GRADER_CONFIG") or DEFAULT_CONFIG).resolve()
+    # on a cluster the nodes, not this machine, decide: auto means the GPU profile there
+    profile = resolve_profile(args.profile) if args.executor == "local" or args.profile != "auto" else "full"
+    config = load_config(config_path, profile)   # fail once, here, on a bad rubric
+    load_settings(config_path)                   # (its similarity section too)
+    paths = DataPaths.from_environment()
+    if needs_data(config):
+        from .data import verify
+        verify(paths.data)                       # and on missing data, not once per student
+    watchdog = sum(i.timeout_s for i in config.items) + args.margin
+    try:
+        subs = discover(args.submissions)
+    except LayoutError as exc:
+        raise ConfigError(str(exc)) from None
+
+    out_dir = Path(args.out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(out_dir / ".batch.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise ConfigError(f"{out_dir}: another batch is running on this folder") from None
+
+    manifest = Manifest(out_dir / "manifest.json")
+    names: dict[str, str] = {}
+    jobs = [_prepare(s, out_dir, config.sha256, profile, names) for s in subs]
+    todo = []
+    for job in jobs:
+        if not args.force and manifest.done(job):
+            continue
+        if job.layout_error:  # nothing to run: the upload itself was unusable
+            (job.folder / "report.json").unlink(missing_ok=True)
+            manifest.record(job.student_id, {"key": job.key, "folder": job.folder.name, "final": True,
+                                             "report": False, "error": job.layout_error, "exit_code": None})
+            continue
+        todo.append(job)
+
+    if args.executor == "local":
+        interrupted = _grade_locally(args, todo, len(jobs), manifest, config_path, profile, watchdog, gpus, paths)
+    else:
+        interrupted = _grade_on_cluster(args, todo, manifest, out_dir, config, config_path, profile, watchdog,
+                                        paths)
 
     rows = _rows(jobs, manifest)
     write_grades_csv(rows, out_dir / "grades.csv")
-    write_atomic(out_dir / "summary.html", render_summary_html(rows))
+    write_class_pages(out_dir, rows, {job.student_id: job.folder for job in jobs}, config_path, profile)
     errors = sum(1 for _, r, e in rows if r is None or e)
-    print(f"wrote {out_dir / 'grades.csv'} and {out_dir / 'summary.html'} "
-          f"({len(rows)} students, {errors} with errors)", file=sys.stderr)
+    print(f"wrote {out_dir / 'grades.csv'}, {out_dir / 'summary.html'}, {out_dir / 'similarity.csv'} and each "
+          f"student's report.html ({len(rows)} students, {errors} with errors)", file=sys.stderr)
     lock.close()
     return INTERRUPTED if interrupted else 0
 
@@ -389,13 +433,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     b.add_argument("--out-dir", required=True, help="where reports, manifest.json, grades.csv and summary.html go")
     b.add_argument("--jobs", type=int, default=None, help="graders running at once (default 1, or one per GPU)")
     b.add_argument("--gpus", help="comma-separated GPU indices; each running grader gets one")
-    b.add_argument("--profile", default="auto", choices=["quick", "full", "auto"],
+    b.add_argument("--profile", default="auto", choices=PROFILE_CHOICES,
                    help="auto = full when CUDA is available, else quick")
     b.add_argument("--config", help="rubric file (default: grading.yaml in the repo)")
-    b.add_argument("--sandbox", choices=["auto", "none", "process", "bwrap"], help="default: grading.yaml's")
+    b.add_argument("--sandbox", choices=SANDBOXES, help="default: grading.yaml's")
     b.add_argument("--force", action="store_true", help="regrade everyone, even unchanged submissions")
     b.add_argument("--margin", type=float, default=DEFAULT_MARGIN_S,
                    help="seconds added to the sum of item timeouts for the per-student watchdog")
+    from .executors import add_arguments
+    add_arguments(b)
     b.set_defaults(func=cmd_batch)
     return b
 

@@ -15,9 +15,9 @@ import time
 
 from . import oracle
 from .config import REPO_ROOT, load_config, write_calibration
+from .items import SPECS
 from .orchestrator import grade
-
-METRIC = {"cnn.accuracy": "accuracy", "sr.psnr": "psnr"}
+from .data import Datasets
 
 
 def summarize(item_id: str, measured: list[float], baseline: list[float], device: str) -> dict:
@@ -33,32 +33,34 @@ def summarize(item_id: str, measured: list[float], baseline: list[float], device
         "zero_at": round(zero, 4), "full_at": round(full, 4),
         "reference_mean": round(mean, 4), "reference_std": round(std, 4),
         "reference_runs": [round(v, 4) for v in measured],
-        "baseline": "bicubic upsampling" if item_id == "sr.psnr" else "linear softmax classifier, same budget",
+        "baseline": SPECS[item_id].baseline,
         "seeds": len(measured), "device": device,
         "gpu": oracle.environment()["gpu"] if device == "cuda" else "none (calibrated on CPU)",
         "torch": importlib.metadata.version("torch"), "date": datetime.date.today().isoformat(),
     }
 
 
-def calibrate(profile: str, seeds: int, config_path: str | None = None) -> dict:
+def calibrate(profile: str, seeds: int, data: Datasets, config_path: str | None = None) -> dict:
     config = load_config(config_path, profile, require_thresholds=False)
     # the reference is trusted: generous timeouts, so a busy machine slows calibration instead of failing it
-    trained = tuple(dataclasses.replace(i, timeout_s=10 * i.timeout_s) for i in config.items if i.id in METRIC)
+    trained = tuple(dataclasses.replace(i, timeout_s=10 * i.timeout_s) for i in config.items
+                    if SPECS[i.id].trained)
     config = dataclasses.replace(config, items=trained)
     runs: dict[str, list[float]] = {i.id: [] for i in trained}
     baselines: dict[str, list[float]] = {i.id: [] for i in trained}
     started = time.monotonic()
     for seed in range(seeds):
-        report = grade(REPO_ROOT / "reference", config, seed=seed)
+        report = grade(REPO_ROOT / "reference", config, data, seed=seed)
         for t in report.tests:
-            if t.status == "error" or METRIC[t.id] not in t.metrics:
+            metric = SPECS[t.id].metric
+            if t.status == "error" or metric not in t.metrics:
                 raise RuntimeError(f"calibration: the reference failed {t.id} with seed {seed}: {t.output}")
-            runs[t.id].append(t.metrics[METRIC[t.id]])
+            runs[t.id].append(t.metrics[metric])
             if t.id == "sr.psnr":
                 baselines[t.id].append(t.metrics["bicubic_psnr"])
         if "cnn.accuracy" in runs:
             linear = dataclasses.replace(config, items=tuple(i for i in trained if i.id == "cnn.accuracy"))
-            baseline = grade(REPO_ROOT / "reference" / "baseline_linear", linear, seed=seed).tests[0]
+            baseline = grade(REPO_ROOT / "reference" / "baseline_linear", linear, data, seed=seed).tests[0]
             if "accuracy" not in baseline.metrics:
                 raise RuntimeError(f"calibration: the linear baseline failed with seed {seed}: {baseline.output}")
             baselines["cnn.accuracy"].append(baseline.metrics["accuracy"])

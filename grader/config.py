@@ -9,20 +9,20 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from .errors import ConfigError
+from .items import ITEM_IDS, SPECS
+from .paths import REPO_ROOT
+from .sandbox.modes import MODES as SANDBOXES   # the one list of sandbox modes
+
+__all__ = ["ConfigError", "ITEM_IDS", "Config", "Item", "Threshold", "load_config", "write_calibration", "REPO_ROOT",
+           "DEFAULT_CONFIG", "PROFILES", "PROFILE_CHOICES"]
+
 DEFAULT_CONFIG = REPO_ROOT / "grading.yaml"
-ITEM_IDS = (
-    "pixel_shuffle.shapes", "pixel_shuffle.values", "pixel_shuffle.einops", "pixel_shuffle.module",
-    "pixel_unshuffle.values", "cnn.interface", "cnn.accuracy", "sr.interface", "sr.psnr",
-)
-SANDBOXES = ("auto", "none", "process", "bwrap")
+PROFILES = ("quick", "full")              # the profiles a rubric defines budgets and thresholds for
+PROFILE_CHOICES = (*PROFILES, "auto")     # what a command accepts: auto = full when CUDA is available
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
-TRAIN_CHOICES = {"optimizer": ("adam", "adamw", "sgd"), "schedule": ("none", "onecycle", "cosine")}  # worker.py
+TRAIN_CHOICES = {"optimizer": ("adam", "adamw", "sgd"), "schedule": ("none", "onecycle", "cosine")}  # worker/optim.py
 CALIBRATION_MARKER = "# ---- calibration: written by `python -m grader calibrate`; thresholds may be edited by hand ----"
-
-
-class ConfigError(ValueError):
-    """A problem in grading.yaml, worded as `file: key.path: problem`."""
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ def load_config(path: str | os.PathLike | None = None, profile: str = "quick",
             if key in train and train[key] not in choices:
                 r.fail(f"{where}.train.{key}", f"expected one of {', '.join(choices)}, got {train[key]!r}")
         threshold = None
-        if item_id in ("cnn.accuracy", "sr.psnr"):
+        if SPECS[item_id].trained:
             cal = calibrated.get(item_id)
             if not require_thresholds:
                 cal = cal if isinstance(cal, dict) else {"zero_at": 0.0, "full_at": 1.0}

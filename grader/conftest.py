@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.config import REPO_ROOT, ConfigError, load_config
-from grader.data import DataError
+from grader.config import PROFILE_CHOICES, REPO_ROOT, SANDBOXES, load_config
+from grader.errors import ConfigError, DataError, OracleError
+from grader.paths import DataPaths
+from grader.progress import ProgressPrinter
 
 _state: dict = {}
 
@@ -20,11 +22,11 @@ def pytest_addoption(parser):
     group = parser.getgroup("grader")
     group.addoption("--submission", default=str(REPO_ROOT / "student"),
                     help="folder holding model.py and pixel_shuffle.py (default: student/)")
-    group.addoption("--profile", default="auto", choices=["quick", "full", "auto"],
+    group.addoption("--profile", default="auto", choices=PROFILE_CHOICES,
                     help="auto = full when CUDA is available, else quick (an estimate)")
     group.addoption("--report", default="grading-report.json", help="where the JSON report is written")
     group.addoption("--grading-config", default=None, help="rubric file (default: grading.yaml)")
-    group.addoption("--sandbox", default="none", choices=["auto", "none", "process", "bwrap"],
+    group.addoption("--sandbox", default="none", choices=SANDBOXES,
                     help="worker isolation (default none: your own code on your own machine)")
 
 
@@ -38,19 +40,37 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("item_id", [i.id for i in config.items])
 
 
+def live_progress(config):
+    """Progress lines shown as they happen: pytest captures output during a test, so each line is written
+    with capturing suspended, through pytest's own terminal writer."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    terminal = config.pluginmanager.getplugin("terminalreporter")
+
+    def write(text: str) -> None:
+        with capture.global_and_fixture_disabled():
+            terminal.write(text, flush=True)
+    if terminal is None or capture is None:
+        return ProgressPrinter(sys.__stderr__)
+    return ProgressPrinter(tty=terminal.isatty(), write=write)
+
+
 @pytest.fixture(scope="session")
 def graded(request):
     """Grade once per session; every item test reads the same report."""
-    from grader.__main__ import progress_printer
-    from grader.data import verify
-    from grader.orchestrator import grade, resolve_profile
+    from grader.data import Datasets, verify
+    from grader.orchestrator import grade, needs_data, resolve_profile
     opts = request.config.option
     try:
+        paths = DataPaths.from_environment()
         config = load_config(opts.grading_config, resolve_profile(opts.profile))
-        verify()
-        report = grade(Path(opts.submission), config, out=opts.report, sandbox=opts.sandbox,
-                       progress=progress_printer(sys.__stderr__))
-    except (ConfigError, DataError, RuntimeError) as exc:
+        if needs_data(config):
+            verify(paths.data)
+        report = grade(Path(opts.submission), config, Datasets(paths), out=opts.report, sandbox=opts.sandbox,
+                       progress=live_progress(request.config))
+        from grader.pages import write_student_page
+        write_student_page(report, Path(opts.report).with_suffix(".html"), Path(opts.submission).resolve().name,
+                           config.path)
+    except (ConfigError, DataError, OracleError, RuntimeError) as exc:
         pytest.exit(f"error: {exc}", returncode=2)
     _state["report"], _state["path"] = report, opts.report
     return report
@@ -60,7 +80,8 @@ def pytest_terminal_summary(terminalreporter):
     report = _state.get("report")
     if report is None:
         return
-    from grader.__main__ import score_table
+    from grader.progress import score_table
     terminalreporter.section("grade")
     terminalreporter.write_line(score_table(report))
     terminalreporter.write_line(f"JSON report: {Path(_state['path']).resolve()}")
+    terminalreporter.write_line(f"Web page:    {Path(_state['path']).with_suffix('.html').resolve()}")

@@ -1,9 +1,8 @@
 """Find, verify, download and load the practical's data (trusted side only).
 
-Layout under GRADER_DATA_DIR (default: datasets/ in the repo):
-    mnist/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz     (the four original IDX files)
-    bsds300/images/{train,test}/*.jpg                              (200 + 100 BSDS300 images)
-Checksum manifests are committed as datasets/mnist/SHA256SUMS and datasets/bsds300/SHA256SUMS.
+Where the data is comes from a `DataPaths` (grader/paths.py, which also describes the layout), resolved
+once by the entry point; the loaders are cached per DataPaths, so a test or a batch using another folder
+never sees this one's arrays.
 
 SR convention (as in pytorch/examples super_resolution): Y channel of PIL's YCbCr, centre crop
 `256 - 256 % r`, HR = the crop, LR = torchvision `Resize(crop // r)` of it (bilinear, antialiased), both
@@ -12,38 +11,20 @@ scaled to [0, 1]. One crop per image.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import tempfile
-import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from .config import REPO_ROOT
+from . import oracle
+from .errors import DataError
+from .paths import DATASETS, DataPaths, bsds_images, manifest
 
-MANIFESTS = REPO_ROOT / "datasets"
-MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-               "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
 BSDS_URL = "https://www2.eecs.berkeley.edu/Research/Projects/CS/vision/bsds/BSDS300-images.tgz"
 FIX = "python -m grader data download"
-
-
-class DataError(RuntimeError):
-    """Missing or corrupt data; the message lists what, where, and the command that fixes it."""
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("GRADER_DATA_DIR") or REPO_ROOT / "datasets").resolve()
-
-
-def manifest(dataset: str) -> dict[str, str]:
-    """relative path -> sha256, from the committed datasets/<dataset>/SHA256SUMS."""
-    lines = (MANIFESTS / dataset / "SHA256SUMS").read_text().split("\n")
-    return {name.strip().lstrip("*"): digest for digest, name in (l.split(None, 1) for l in lines if l.strip())}
 
 
 def _sha256(path: Path) -> str:
@@ -54,26 +35,39 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def verify(datasets=("mnist", "bsds300"), root: Path | None = None, checksums: bool = True) -> None:
-    """Raise DataError naming every missing or corrupt file, where we looked, and the fix."""
-    root = root or data_dir()
-    missing, corrupt = [], []
+def verify(root: Path, datasets=DATASETS, checksums: bool = True) -> None:
+    """Raise DataError listing every missing or corrupt file, where we looked, and both fixes."""
+    missing, corrupt, expected = [], [], {}
     for dataset in datasets:
         for rel, digest in manifest(dataset).items():
             path = root / dataset / rel
+            expected[path.parent] = expected.get(path.parent, 0) + 1
             if not path.is_file():
-                missing.append(f"{dataset}/{rel}")
+                missing.append(path)
             elif checksums and _cached_digest(str(path), path.stat().st_mtime_ns, path.stat().st_size) != digest:
-                corrupt.append(f"{dataset}/{rel}")
+                corrupt.append(path)
     if missing or corrupt:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing ({', '.join(missing[:4])}{', ...' if len(missing) > 4 else ''})")
-        if corrupt:
-            parts.append(f"{len(corrupt)} with a wrong checksum ({', '.join(corrupt[:4])})")
-        raise DataError(f"data files {' and '.join(parts)} under {root} (set by GRADER_DATA_DIR). "
-                        f"Fix: run `{FIX}` (needs internet), or point GRADER_DATA_DIR at a folder holding "
-                        f"mnist/raw/ and bsds300/images/.")
+        raise DataError(describe_problems(root, missing, corrupt, expected))
+
+
+def describe_problems(root: Path, missing: list[Path], corrupt: list[Path], expected: dict[Path, int]) -> str:
+    """Every problem file, relative to root; a big folder missing all its files is one line, not a hundred."""
+    lines, by_folder = [], {}
+    for path in missing:
+        by_folder.setdefault(path.parent, []).append(path)
+    for folder, paths in by_folder.items():
+        if len(paths) == expected[folder] > 10:
+            lines.append(f"  missing: {folder.relative_to(root)}/ (all {len(paths)} files)")
+        else:
+            lines += [f"  missing: {p.relative_to(root)}" for p in paths]
+    lines += [f"  wrong checksum: {p.relative_to(root)}" for p in corrupt]
+    counts = " and ".join(part for part in (f"{len(missing)} missing" if missing else "",
+                                            f"{len(corrupt)} with a wrong checksum" if corrupt else "") if part)
+    return (f"data files {counts} in {root} (the data folder: GRADER_DATA_DIR, else datasets/ in the repo):\n"
+            + "\n".join(lines) + "\n"
+            f"Fix it either way:\n  1. `{FIX}` fetches and checks them (needs internet), or\n"
+            f"  2. set GRADER_DATA_DIR to a folder holding mnist/raw/ and bsds300/images/ (a copy from your "
+            f"course), and keep it set for every grader command.")
 
 
 @lru_cache(maxsize=None)
@@ -89,14 +83,12 @@ class Mnist:
     test_y: np.ndarray    # (10000,) int64
 
 
-@lru_cache(maxsize=1)
-def load_mnist(root: Path | None = None) -> Mnist:
+@lru_cache(maxsize=2)
+def load_mnist(paths: DataPaths) -> Mnist:
     """Verified MNIST, decoded once by torchvision (grader/oracle.py) and then read from the cache."""
-    from . import oracle
-    root = root or data_dir()
-    verify(("mnist",), root)
+    verify(paths.data, ("mnist",))
     names = oracle.mnist_files()
-    folder = oracle.ensure(*names, data_root=root)
+    folder = oracle.ensure(paths, *names)
     return Mnist(*(np.load(folder / n, mmap_mode="r", allow_pickle=False) for n in names))
 
 
@@ -109,55 +101,64 @@ class SRSplit:
 
 
 @lru_cache(maxsize=4)
-def load_bsds(split: str, upscale_factor: int, root: Path | None = None) -> SRSplit:
+def load_bsds(paths: DataPaths, split: str, upscale_factor: int) -> SRSplit:
     """Verified BSDS300 `split` at scale `upscale_factor`, decoded once (grader/oracle.py), then cached."""
-    from . import oracle
-    root = root or data_dir()
-    verify(("bsds300",), root)
+    verify(paths.data, ("bsds300",))
     files = oracle.bsds_files(split, upscale_factor)
-    folder = oracle.ensure(*files.values(), data_root=root)
+    folder = oracle.ensure(paths, *files.values())
     arrays = {part: np.load(folder / file, mmap_mode="r", allow_pickle=False) for part, file in files.items()}
-    names = tuple(p.stem for p in sorted((root / "bsds300" / "images" / split).glob("*.jpg")))
+    names = tuple(p.stem for p in bsds_images(paths.data, split))
     return SRSplit(names=names, **arrays)
 
 
-def download(root: Path | None = None) -> Path:
-    """Fetch MNIST and BSDS300 into `root` and verify them against the committed manifests."""
-    import tarfile
-    root = root or data_dir()
+@dataclass(frozen=True)
+class Datasets:
+    """The graded data at `paths`, verified and decoded once; what a grade reads its data from.
+
+    Tests grade on slices of it by passing a subclass (tests/redteam/subset.py), never by patching."""
+    paths: DataPaths
+
+    def mnist(self) -> Mnist:
+        return load_mnist(self.paths)
+
+    def bsds(self, split: str, upscale_factor: int) -> SRSplit:
+        return load_bsds(self.paths, split, upscale_factor)
+
+
+def download(root: Path, mnist_mirrors: tuple[str, ...] | None = None, bsds_url: str = BSDS_URL) -> Path:
+    """Fetch MNIST and BSDS300 into `root` with torchvision's downloader (its mirrors, md5 checks and
+    progress bar), then verify every file against the committed sha256 manifests. Files already present
+    and correct are kept; a failed mirror is reported and the next one tried."""
+    from torchvision.datasets import MNIST
+    from torchvision.datasets.utils import download_and_extract_archive, download_url
     raw = root / "mnist" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
     want = manifest("mnist")
-    for name in MNIST_FILES:
+    for name, md5 in MNIST.resources:
         target = raw / name
         if target.is_file() and _sha256(target) == want[f"raw/{name}"]:
             continue
-        for mirror in MNIST_MIRRORS:
+        errors = []
+        for mirror in mnist_mirrors or MNIST.mirrors:
             try:
-                _fetch(mirror + name, target)
+                download_url(mirror + name, str(raw), filename=name, md5=md5)
                 break
-            except OSError as exc:
-                print(f"  {mirror + name}: {exc}")
+            except (OSError, RuntimeError) as exc:   # URLError is an OSError; torchvision raises RuntimeError on md5
+                errors.append(f"{mirror}{name}: {exc}")
+                print(f"  {errors[-1]} (trying the next mirror)")
         else:
-            raise DataError(f"could not download {name} from any mirror; copy it into {raw} by hand")
-    images = root / "bsds300" / "images"
+            raise DataError(f"could not download {name} from any mirror:\n  " + "\n  ".join(errors) +
+                            f"\nCopy the file into {raw} by hand, or set GRADER_DATA_DIR to a folder that has it.")
     if not all((root / "bsds300" / rel).is_file() for rel in manifest("bsds300")):
         with tempfile.TemporaryDirectory() as tmp:
-            archive = Path(tmp) / "BSDS300-images.tgz"
-            _fetch(BSDS_URL, archive)
-            with tarfile.open(archive) as tar:
-                tar.extractall(tmp, filter="data")
+            try:
+                download_and_extract_archive(bsds_url, tmp, filename="BSDS300-images.tgz")
+            except (OSError, RuntimeError) as exc:
+                raise DataError(f"could not download BSDS300 from {bsds_url}: {exc}\nCopy bsds300/images/ into "
+                                f"{root} by hand, or set GRADER_DATA_DIR to a folder that has it.") from None
             for split in ("train", "test"):
-                (images / split).mkdir(parents=True, exist_ok=True)
+                images = root / "bsds300" / "images" / split
+                images.mkdir(parents=True, exist_ok=True)
                 for jpg in (Path(tmp) / "BSDS300" / "images" / split).glob("*.jpg"):
-                    shutil.copy2(jpg, images / split / jpg.name)
-    verify(root=root)
+                    shutil.copy2(jpg, images / jpg.name)
+    verify(root)
     return root
-
-
-def _fetch(url: str, target: Path) -> None:
-    print(f"downloading {url}")
-    tmp = target.with_suffix(target.suffix + ".part")
-    with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
-        shutil.copyfileobj(response, out)
-    os.replace(tmp, target)

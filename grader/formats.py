@@ -2,26 +2,29 @@
 
 Conventions (decisions documented here, tested in tests/test_formats.py):
 
+* **Student text, every rendering alike** (`cap_text`): ANSI colour sequences are dropped, other control
+  characters (and bidi overrides, lone surrogates) are shown escaped as ``\\xNN`` / ``\\uNNNN``, and an
+  item's text is capped at TEXT_CAP characters: the start (the grader's own message) and the tail (the end of
+  what the code printed) are kept around a line saying how much was cut. Platforms with a size limit shrink
+  the cap further until the file fits (PrairieLearn 1 MiB, the GitHub result one 128 KiB variable).
+* **Hidden items stay hidden**: text shown to students never includes the output of an item that is not
+  ``visible``, and the always-visible summary only totals the visible items.
 * ``json``: ``Report.to_dict()`` verbatim, validated by schemas/report.schema.json. NaN/inf become null.
-* ``gradescope``: results.json per https://gradescope-autograders.readthedocs.io/en/latest/specs/ .
-  Gradescope's test ``status`` is only "passed" or "failed", so our ``partial`` and ``error`` map to
-  "failed" while ``score`` keeps the partial points (Gradescope shows 7.5/10 in red); the output starts
-  with "Partial credit" or "ERROR" so the student sees which. Our visibility vocabulary is Gradescope's,
-  passed through. All text fields are declared ``text`` (never html/md: messages quote student code).
-  ``flags`` go to top-level ``extra_data`` (stored, not shown to students).
+* ``gradescope``: results.json per https://gradescope-autograders.readthedocs.io/en/latest/specs/ . Test
+  ``status`` is only "passed"/"failed", so ``partial`` and ``error`` map to "failed" while ``score`` keeps
+  the partial points; the output starts with "Partial credit" or "ERROR". Visibility is passed through; all
+  text is ``text`` (never html/md: messages quote student code). ``flags`` go to top-level ``extra_data``
+  (stored, not shown to students). ``leaderboard=True`` adds MNIST accuracy and PSNR (visible items only).
 * ``prairielearn``: /grade/results/results.json per https://prairielearn.readthedocs.io/en/latest/externalGrading/ .
-  ``score`` is the fraction in [0, 1]. ``gradable`` is false only when every item errored (nothing could
-  be evaluated: missing file, import failure), so the student is not charged an attempt, as PrairieLearn
-  intends for submissions that do not compile. PrairieLearn has no per-test visibility, so items that are
-  not ``visible`` show points but their output is withheld. SR crops go on the sr.psnr test as data URIs
-  and are dropped (with a note) if the file would exceed PrairieLearn's 1 MB limit.
-* ``junit``: one <testsuite>; ``failed``/``partial`` -> <failure>, ``error`` -> <error>; points in
-  <properties>. For CI and instructors, so nothing is withheld. XML-illegal control characters are removed.
-* ``github``: GitHub Classroom's reporter announces ``Points X/Y`` (classroom-resources/
-  autograding-grading-reporter, notify-classroom.js), so the first line is exactly that, followed by a
-  Markdown summary for $GITHUB_STEP_SUMMARY. ``github-result`` is the base64 runner-result JSON that the
-  reporter reads from ``<RUNNER>_RESULTS`` (write ``result=...`` to $GITHUB_OUTPUT). Classroom itself has
-  been sunset upstream; the Points line and summary remain useful in any Actions workflow.
+  ``score`` is the fraction in [0, 1]. ``gradable`` is false only when every item errored (nothing could be
+  evaluated), so the student is not charged an attempt. PrairieLearn has no per-test visibility and always
+  shows the score: items that are not ``visible`` show points, their output and the SR crops are withheld.
+* ``junit``: one <testsuite> valid under Jenkins' junit-10.xsd: ``failed``/``partial`` -> <failure>,
+  ``error`` -> <error>, points in the failure message and <system-out>, the item's run time as ``time``.
+* ``github``: GitHub Classroom's reporter announces ``Points X/Y``, so the first line is exactly that, then a
+  Markdown summary for $GITHUB_STEP_SUMMARY. ``github-result`` is the base64 runner-result JSON the reporter
+  reads from ``<RUNNER>_RESULTS``; the reporter adds the scores up in JavaScript, so they are chosen to sum
+  to the 2-decimal total exactly (no ``81.03999999999999``).
 * ``csv``: a header line and one gradebook row (see gradebook.py); ``csv-row``: that row alone.
 """
 from __future__ import annotations
@@ -31,23 +34,46 @@ import json
 import math
 import re
 import xml.etree.ElementTree as ET
-from typing import Any
+from typing import Any, Callable
 
 from grader.result import ItemResult, Report
 
 FORMATS = ("json", "gradescope", "prairielearn", "junit", "github", "github-result", "csv", "csv-row")
-PL_MAX_BYTES = 1_000_000
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+TEXT_CAP = 6000                 # characters of one item's text in any rendering
+CAPS = (TEXT_CAP, 2000, 500)    # tried in turn where a platform limits the file size
+PL_MAX_BYTES = 1_000_000        # PrairieLearn's grader host rejects results.json over 1 MiB
+GITHUB_RESULT_MAX_BYTES = 100_000   # one env var: Linux caps a single variable at 128 KiB (MAX_ARG_STRLEN)
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
 
 
-def render(report: Report, fmt: str) -> str:
+def render(report: Report, fmt: str, leaderboard: bool = False) -> str:
     """Render `report` in `fmt` (one of FORMATS); the returned text is what to write to the file."""
-    renderers = {"json": _json, "gradescope": _gradescope, "prairielearn": _prairielearn,
-                 "junit": _junit, "github": _github, "github-result": _github_result, "csv": _csv,
-                 "csv-row": lambda r: _csv(r).splitlines(keepends=True)[1]}
+    renderers: dict[str, Callable[[Report], str]] = {
+        "json": _json, "gradescope": lambda r: _gradescope(r, leaderboard), "prairielearn": _prairielearn,
+        "junit": _junit, "github": _github, "github-result": _github_result, "csv": _csv,
+        "csv-row": lambda r: _csv(r).splitlines(keepends=True)[1]}
     if fmt not in renderers:
         raise ValueError(f"unknown output format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     return renderers[fmt](report)
+
+
+def clean_text(text: str) -> str:
+    """Printable text: colour codes dropped, line ends normalised, other control characters escaped."""
+    text = _ANSI.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                       else f"\\u{ord(m.group()):04x}", text)
+
+
+def cap_text(text: str, cap: int = TEXT_CAP) -> str:
+    """`clean_text(text)` in at most about `cap` characters: its start and its tail, the cut stated."""
+    text = clean_text(text)
+    if len(text) <= cap:
+        return text
+    head = text[:cap // 4].rsplit("\n", 1)[0]
+    tail = text[len(text) - (cap - len(head) - 100):].split("\n", 1)[-1]
+    omitted = len(text) - len(head) - len(tail)
+    return f"{head}\n[... {omitted} characters cut here: each text is capped at {cap} characters ...]\n{tail}"
 
 
 def json_safe(value: Any) -> Any:
@@ -67,14 +93,40 @@ def _dump(data: Any) -> str:
     return json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n"
 
 
+def _fit(build: Callable[[int], str], max_bytes: int) -> str:
+    """build(cap) with the largest cap in CAPS whose result fits in max_bytes (else the smallest)."""
+    for cap in CAPS:
+        text = build(cap)
+        if len(text.encode()) <= max_bytes:
+            break
+    return text
+
+
+def points(value: float) -> str:
+    return f"{round(value, 2):g}"
+
+
 def status_line(item: ItemResult) -> str:
     """One human line: what happened to this item."""
     label = {"passed": "Passed", "partial": "Partial credit", "failed": "Failed", "error": "ERROR"}
-    return f"{label.get(item.status, item.status)}: {item.score:g}/{item.max_score:g} points"
+    return f"{label.get(item.status, item.status)}: {points(item.score)}/{points(item.max_score)} points"
 
 
-def _overview(report: Report) -> str:
-    lines = [f"Score: {report.score:g}/{report.max_score:g} (profile {report.profile}, device {report.device})"]
+def shown_output(item: ItemResult, cap: int = TEXT_CAP) -> str:
+    if item.visibility == "visible":
+        return cap_text(item.output, cap)
+    return "(details withheld until results are released)"
+
+
+def overview(report: Report) -> str:
+    """The summary every student sees: totals of the visible items only."""
+    visible = [t for t in report.tests if t.visibility == "visible"]
+    got, most = sum(t.score for t in visible), sum(t.max_score for t in visible)
+    line = f"Score: {points(got)}/{points(most)}"
+    if len(visible) < len(report.tests):
+        line += (f" on the items shown now; {points(report.max_score - most)} more points are in items "
+                 f"whose results are released later")
+    lines = [f"{line} (profile {report.profile}, device {report.device})"]
     if report.estimate_note:
         lines.append(report.estimate_note)
     if not report.complete:
@@ -86,54 +138,65 @@ def _json(report: Report) -> str:
     return _dump(report.to_dict())
 
 
-def _gradescope(report: Report) -> str:
-    tests = [{
-        "name": item.name, "name_format": "text", "number": str(n), "score": item.score,
-        "max_score": item.max_score, "status": "passed" if item.status == "passed" else "failed",
-        "output": f"{status_line(item)}\n{item.output}".rstrip(), "output_format": "text",
-        "tags": [item.id, item.id.split(".")[0]], "visibility": item.visibility,
-        "extra_data": {"id": item.id, "status": item.status, "metrics": item.metrics},
-    } for n, item in enumerate(report.tests, 1)]
-    return _dump({
-        "score": report.score, "execution_time": int(round(report.duration_s)),
-        "output": _overview(report), "output_format": "text", "test_output_format": "text",
-        "test_name_format": "text", "stdout_visibility": "hidden", "tests": tests,
-        "extra_data": {"max_score": report.max_score, "profile": report.profile, "device": report.device,
-                       "versions": report.versions, "flags": report.flags, "complete": report.complete,
-                       "submission": report.submission},
-    })
+def _leaderboard(report: Report) -> list[dict[str, Any]]:
+    wanted = (("cnn.accuracy", "accuracy", "MNIST accuracy"), ("sr.psnr", "psnr", "SR PSNR (dB)"))
+    by_id = {t.id: t for t in report.tests}
+    board = []
+    for item_id, metric, name in wanted:
+        item = by_id.get(item_id)
+        value = item.metrics.get(metric) if item and item.visibility == "visible" else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            board.append({"name": name, "value": round(float(value), 4)})
+    return board
 
 
-def _visible_output(item: ItemResult) -> str:
-    if item.visibility == "visible":
-        return item.output
-    return "(details withheld until results are released)"
+def _gradescope(report: Report, leaderboard: bool = False) -> str:
+    def build(cap: int) -> str:
+        tests = [{
+            "name": item.name, "name_format": "text", "number": str(n), "score": item.score,
+            "max_score": item.max_score, "status": "passed" if item.status == "passed" else "failed",
+            "output": f"{status_line(item)}\n{cap_text(item.output, cap)}".rstrip(), "output_format": "text",
+            "tags": [item.id, item.id.split(".")[0]], "visibility": item.visibility,
+            "extra_data": {"id": item.id, "status": item.status, "metrics": item.metrics},
+        } for n, item in enumerate(report.tests, 1)]
+        result = {
+            "score": report.score, "execution_time": int(round(report.duration_s)),
+            "output": overview(report), "output_format": "text", "test_output_format": "text",
+            "test_name_format": "text", "stdout_visibility": "hidden", "tests": tests,
+            "extra_data": {"max_score": report.max_score, "profile": report.profile, "device": report.device,
+                           "versions": report.versions, "flags": [cap_text(f, 500) for f in report.flags],
+                           "complete": report.complete, "submission": report.submission},
+        }
+        if leaderboard:
+            result["leaderboard"] = _leaderboard(report)
+        return _dump(result)
+    return _fit(build, PL_MAX_BYTES)
 
 
 def _prairielearn(report: Report) -> str:
-    images = [{"label": im["label"], "url": "data:image/png;base64," + im["png_base64"]} for im in report.images]
-    tests = [{"name": item.name, "description": item.id, "points": item.score, "max_points": item.max_score,
-              "message": status_line(item), "output": _visible_output(item)} for item in report.tests]
     gradable = not report.tests or any(t.status != "error" for t in report.tests)
-    result: dict[str, Any] = {
-        "gradable": gradable, "score": round(report.score / report.max_score, 4) if report.max_score else 0.0,
-        "message": _overview(report), "output": "", "tests": tests,
-    }
-    if not gradable:
-        result["format_errors"] = [f"{t.id}: {t.output}" for t in report.tests]
-    target = next((t for t, it in zip(tests, report.tests) if it.id == "sr.psnr"), result)
-    if images:
-        target["images"] = images
-    text = _dump(result)
-    if len(text.encode()) > PL_MAX_BYTES and images:
-        del target["images"]
-        result["message"] += "\nImages omitted: results.json would exceed PrairieLearn's 1 MB limit."
-        text = _dump(result)
+    psnr_visible = any(t.id == "sr.psnr" and t.visibility == "visible" for t in report.tests)
+    images = [{"label": cap_text(im["label"], 200), "url": "data:image/png;base64," + im["png_base64"]}
+              for im in report.images] if psnr_visible else []
+
+    def build(cap: int, with_images: bool) -> str:
+        tests = [{"name": item.name, "description": item.id, "points": item.score, "max_points": item.max_score,
+                  "message": status_line(item), "output": shown_output(item, cap)} for item in report.tests]
+        result: dict[str, Any] = {
+            "gradable": gradable, "score": round(report.score / report.max_score, 4) if report.max_score else 0.0,
+            "message": overview(report), "output": "", "tests": tests}
+        if not gradable:
+            result["format_errors"] = [f"{t.id}: {shown_output(t, cap)}" for t in report.tests]
+        if images and with_images:
+            next(t for t in tests if t["description"] == "sr.psnr")["images"] = images
+        elif images:
+            result["message"] += "\nImages omitted: results.json would exceed PrairieLearn's 1 MB limit."
+        return _dump(result)
+    for with_images in (True, False):
+        text = _fit(lambda cap: build(cap, with_images), PL_MAX_BYTES)
+        if len(text.encode()) <= PL_MAX_BYTES:
+            break
     return text
-
-
-def _xml_text(text: str) -> str:
-    return _XML_ILLEGAL.sub("\ufffd", text)
 
 
 def _junit(report: Report) -> str:
@@ -144,19 +207,16 @@ def _junit(report: Report) -> str:
     props = ET.SubElement(suite, "properties")
     fixed = [("score", report.score), ("max_score", report.max_score), ("profile", report.profile),
              ("device", report.device), ("sandbox", report.sandbox), ("complete", report.complete)]
-    for name, value in fixed + [("flag", f) for f in report.flags]:
-        ET.SubElement(props, "property", name=name, value=_xml_text(str(value)))
+    for name, value in fixed + [("flag", cap_text(f, 500)) for f in report.flags]:
+        ET.SubElement(props, "property", name=name, value=clean_text(str(value)))
     for item in report.tests:
         case = ET.SubElement(suite, "testcase", classname=item.id.split(".")[0], name=item.id,
-                             time=f"{float(item.metrics.get('duration_s', 0) or 0):.3f}")
-        cprops = ET.SubElement(case, "properties")
-        for name, value in (("score", item.score), ("max_score", item.max_score), ("status", item.status)):
-            ET.SubElement(cprops, "property", name=name, value=str(value))
+                             time=f"{float(getattr(item, 'duration_s', 0.0) or 0.0):.3f}")
         if item.status != "passed":
             tag = "error" if item.status == "error" else "failure"
-            node = ET.SubElement(case, tag, message=_xml_text(status_line(item)), type=item.status)
-            node.text = _xml_text(item.output)
-        ET.SubElement(case, "system-out").text = _xml_text(f"{item.name}\n{item.output}")
+            node = ET.SubElement(case, tag, message=status_line(item), type=item.status)
+            node.text = cap_text(item.output)
+        ET.SubElement(case, "system-out").text = f"{item.name}\n{status_line(item)}\n{cap_text(item.output)}"
     root = ET.Element("testsuites", name="grader", tests=suite.get("tests", "0"),
                       failures=suite.get("failures", "0"), errors=suite.get("errors", "0"))
     root.append(suite)
@@ -169,31 +229,51 @@ def _md_cell(text: str) -> str:
 
 
 def _md_block(text: str) -> str:
-    text = _XML_ILLEGAL.sub("\ufffd", text)
     fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", text)), default=0))
     return f"{fence}text\n{text}\n{fence}"
 
 
 def _github(report: Report) -> str:
     icon = {"passed": "✅", "partial": "🟡", "failed": "❌", "error": "💥"}
-    out = [f"Points {report.score:g}/{report.max_score:g}", "", "## Autograder results", "",
-           _md_cell(_overview(report)), "", "| | Item | Points |", "|---|---|---|"]
-    out += [f"| {icon.get(t.status, '?')} {t.status} | {_md_cell(t.name)} (`{t.id}`) | {t.score:g}/{t.max_score:g} |"
-            for t in report.tests]
+    out = [f"Points {points(report.score)}/{points(report.max_score)}", "", "## Autograder results", "",
+           _md_cell(overview(report)), "", "| | Item | Points |", "|---|---|---|"]
+    out += [f"| {icon.get(t.status, '?')} {t.status} | {_md_cell(t.name)} (`{t.id}`) | "
+            f"{points(t.score)}/{points(t.max_score)} |" for t in report.tests]
     for t in report.tests:
         if t.status != "passed":
-            out += ["", f"### {_md_cell(t.name)}", "", _md_block(_visible_output(t))]
+            out += ["", f"### {_md_cell(t.name)}", "", _md_block(shown_output(t))]
     return "\n".join(out) + "\n"
 
 
+def summable(scores: list[float]) -> list[float]:
+    """`scores` changed as little as possible so that adding them up left to right from 0 (as GitHub
+    Classroom's reporter does, in JavaScript doubles) gives exactly the total rounded to 2 decimals: the last
+    score nudged by a few ulps, or where no nudge can (0.47 + x is never 2.52), the total on the first score."""
+    if not scores:
+        return []
+    target, acc = round(math.fsum(scores), 2), 0.0
+    for s in scores[:-1]:
+        acc += s
+    last = target - acc
+    for _ in range(4):
+        if acc + last == target:
+            return scores[:-1] + [last]
+        last = math.nextafter(last, math.inf if acc + last < target else -math.inf)
+    return [target] + [0.0] * (len(scores) - 1)
+
+
 def _github_result(report: Report) -> str:
-    runner = {"version": 1, "max_score": report.max_score,
-              "status": "pass" if all(t.status == "passed" for t in report.tests) else
-                        "error" if any(t.status == "error" for t in report.tests) else "fail",
-              "tests": [{"name": t.name, "status": "pass" if t.status == "passed" else
-                         "error" if t.status == "error" else "fail", "score": t.score,
-                         "message": _visible_output(t), "test_code": t.id} for t in report.tests]}
-    return base64.b64encode(json.dumps(json_safe(runner)).encode()).decode() + "\n"
+    def build(cap: int) -> str:
+        scores = summable([t.score for t in report.tests])
+        runner = {"version": 1, "max_score": report.max_score,
+                  "status": "pass" if all(t.status == "passed" for t in report.tests) else
+                            "error" if any(t.status == "error" for t in report.tests) else "fail",
+                  "tests": [{"name": t.name, "status": "pass" if t.status == "passed" else
+                             "error" if t.status == "error" else "fail", "score": score,
+                             "message": f"{status_line(t)}\n{shown_output(t, cap // 4)}", "test_code": t.id}
+                            for t, score in zip(report.tests, scores)]}
+        return base64.b64encode(json.dumps(json_safe(runner)).encode()).decode() + "\n"
+    return _fit(build, GITHUB_RESULT_MAX_BYTES)
 
 
 def _csv(report: Report) -> str:

@@ -21,7 +21,8 @@ Row = tuple[str, "Report | None", str]
 COLUMNS = ("student", *ITEM_IDS, "total", "max", "status", "duration_s", "flags", "error")
 
 
-def _cell(value: Any) -> str:
+def spreadsheet_cell(value: Any) -> str:
+    """A CSV cell a spreadsheet shows as text, never runs as a formula."""
     text = "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
@@ -38,7 +39,7 @@ def gradebook_row(student_id: str, report: Report | None, error: str = "") -> di
         row.update(total=report.score, max=report.max_score, duration_s=round(report.duration_s, 1),
                    status="complete" if report.complete and not error else "error",
                    flags=" | ".join(report.flags), error=error)
-    return {k: _cell(v) for k, v in row.items()}
+    return {k: spreadsheet_cell(v) for k, v in row.items()}
 
 
 def csv_text(rows: Iterable[Row]) -> str:

@@ -57,7 +57,8 @@ class Submission:
 
 
 @dataclass
-class _Entry:
+class _FoundFile:
+    """A file found in a bulk download (a folder or a zip), not yet read."""
     path: str                       # posix, relative to the bundle root (or student root)
     size: int                       # declared uncompressed size
     read: Callable[[int], bytes]    # read at most n+1 bytes
@@ -79,7 +80,7 @@ def _safe_name(name: str, where: str) -> str:
     return path
 
 
-def _zip_entries(zf: zipfile.ZipFile, where: str) -> list[_Entry]:
+def _zip_entries(zf: zipfile.ZipFile, where: str) -> list[_FoundFile]:
     infos = zf.infolist()
     if len(infos) > MAX_ENTRIES:
         raise LayoutError(f"{where}: {len(infos)} entries is more than the {MAX_ENTRIES} allowed; is this the right file?")
@@ -88,11 +89,11 @@ def _zip_entries(zf: zipfile.ZipFile, where: str) -> list[_Entry]:
         path = _safe_name(info.filename, where)
         if info.is_dir() or stat.S_ISLNK(info.external_attr >> 16) or JUNK.search(path):
             continue
-        out.append(_Entry(path, info.file_size, lambda n, i=info: _bounded(zf.open(i), n)))
+        out.append(_FoundFile(path, info.file_size, lambda n, i=info: _bounded(zf.open(i), n)))
     return out
 
 
-def _dir_entries(root: Path) -> list[_Entry]:
+def _dir_entries(root: Path) -> list[_FoundFile]:
     out = []
     for dirpath, dirnames, filenames in os.walk(root):  # os.walk does not follow symlinked folders
         for fname in filenames:
@@ -100,23 +101,23 @@ def _dir_entries(root: Path) -> list[_Entry]:
             rel = full.relative_to(root).as_posix()
             if JUNK.search(rel) or full.is_symlink() or not full.is_file():
                 continue
-            out.append(_Entry(rel, full.stat().st_size, lambda n, p=full: _bounded(p.open("rb"), n)))
+            out.append(_FoundFile(rel, full.stat().st_size, lambda n, p=full: _bounded(p.open("rb"), n)))
     return out
 
 
-def _under(entries: list[_Entry], prefix: str) -> list[_Entry]:
-    return [_Entry(e.path[len(prefix):], e.size, e.read, e.logical[len(prefix):] if e.logical else "", e.rank)
+def _under(entries: list[_FoundFile], prefix: str) -> list[_FoundFile]:
+    return [_FoundFile(e.path[len(prefix):], e.size, e.read, e.logical[len(prefix):] if e.logical else "", e.rank)
             for e in entries if e.path.startswith(prefix)]
 
 
-def _read(entry: _Entry, budget: int, where: str) -> bytes:
+def _read(entry: _FoundFile, budget: int, where: str) -> bytes:
     data = entry.read(budget)
     if len(data) > budget:
         raise LayoutError(f"{where}: {entry.path} unpacks to more than the {MAX_STUDENT_BYTES // 2**20} MB allowed per student")
     return data
 
 
-def _build(student_id: str, entries: list[_Entry], source: str, name: str = "", late: bool = False) -> Submission:
+def _build(student_id: str, entries: list[_FoundFile], source: str, name: str = "", late: bool = False) -> Submission:
     """Pick model.py / pixel_shuffle.py from one student's entries; any problem becomes `error`."""
     sub = Submission(student_id, {}, [], source, name, late)
     where = f"{source}: student {student_id}"
@@ -128,12 +129,12 @@ def _build(student_id: str, entries: list[_Entry], source: str, name: str = "", 
         for e in entries:
             if e.path.lower().endswith(".zip") and not any(x.path.endswith(WANTED) for x in entries):
                 inner = zipfile.ZipFile(io.BytesIO(_read(e, MAX_STUDENT_BYTES, where)))
-                expanded += [_Entry(f"{e.path}/{x.path}", x.size, x.read) for x in _zip_entries(inner, f"{where}: {e.path}")]
+                expanded += [_FoundFile(f"{e.path}/{x.path}", x.size, x.read) for x in _zip_entries(inner, f"{where}: {e.path}")]
             else:
                 expanded.append(e)
         if sum(e.size for e in expanded) > MAX_STUDENT_BYTES:
             raise LayoutError(f"{where}: files total more than {MAX_STUDENT_BYTES // 2**20} MB uncompressed after unzipping")
-        chosen: dict[str, _Entry] = {}
+        chosen: dict[str, _FoundFile] = {}
         for e in sorted(expanded, key=lambda e: (e.path.count("/"), -e.rank, e.path)):
             base = PurePosixPath(e.logical or e.path).name
             if base in WANTED and base not in chosen:
@@ -163,7 +164,7 @@ def _key(d: dict[str, Any], k: str) -> Any:
     return d.get(f":{k}", d.get(k))
 
 
-def _gradescope(entries: list[_Entry], where: str) -> list[Submission]:
+def _gradescope(entries: list[_FoundFile], where: str) -> list[Submission]:
     meta_entry = next(e for e in entries if e.path == "submission_metadata.yml")
     try:
         meta = yaml.load(_read(meta_entry, MAX_STUDENT_BYTES, where), Loader=_RubyTolerantLoader) or {}
@@ -182,8 +183,8 @@ def _gradescope(entries: list[_Entry], where: str) -> list[Submission]:
     return subs
 
 
-def _grouped(entries: list[_Entry], pattern: re.Pattern, source: str) -> list[Submission]:
-    groups: dict[str, tuple[str, bool, list[_Entry]]] = {}
+def _grouped(entries: list[_FoundFile], pattern: re.Pattern, source: str) -> list[Submission]:
+    groups: dict[str, tuple[str, bool, list[_FoundFile]]] = {}
     for e in entries:
         top, _, rest = e.path.partition("/")
         m = pattern.match(top)
@@ -193,13 +194,13 @@ def _grouped(entries: list[_Entry], pattern: re.Pattern, source: str) -> list[Su
         if pattern is CANVAS:
             dup = CANVAS_DUP.match(m["file"])
             logical = dup["stem"] + dup["ext"] if dup else m["file"]
-            items.append(_Entry(e.path, e.size, e.read, logical, int(m["aid"])))
+            items.append(_FoundFile(e.path, e.size, e.read, logical, int(m["aid"])))
         else:
-            items.append(_Entry(rest or m["rest"], e.size, e.read))
+            items.append(_FoundFile(rest or m["rest"], e.size, e.read))
     return [_build(sid, items, source, name, late) for sid, (name, late, items) in sorted(groups.items())]
 
 
-def _detect(entries: list[_Entry], where: str) -> list[Submission]:
+def _detect(entries: list[_FoundFile], where: str) -> list[Submission]:
     tops = {e.path.split("/")[0] for e in entries}
     while len(tops) == 1 and all("/" in e.path for e in entries) and not any(
             e.path.count("/") == 1 and PurePosixPath(e.path).name in WANTED for e in entries):

@@ -12,7 +12,8 @@ grader.oracle`, and kept as plain .npy files in the cache (GRADER_CACHE_DIR, def
   check expects.
 
 The cache folder's name hashes everything that could change those files (data manifests, torch and
-torchvision versions, this file, the check cases), so a stale cache is never read. The first grade on a
+torchvision versions, this file, and grader/cases.py, which holds the check cases and the generators of
+their inputs), so a stale cache is never read. This module owns the cache's file names. The first grade on a
 machine fills it (~15 s); `python -m grader data verify` fills it too.
 """
 from __future__ import annotations
@@ -21,7 +22,6 @@ import fcntl
 import hashlib
 import importlib.metadata
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -30,35 +30,31 @@ from pathlib import Path
 
 import numpy as np
 
+from . import cases
+from .errors import OracleError
+from .paths import DATASETS, MANIFESTS, MNIST_FILES, DataPaths, bsds_images, mnist_raw
 from .result import write_atomic
 
 
-class OracleError(RuntimeError):
-    """The trusted torch subprocess failed: a harness problem, never the student's."""
-
-
 # ------------------------------------------------------------------ trusted side: numpy only
-def cache_base() -> Path:
-    explicit = os.environ.get("GRADER_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "grader"
-
-
-def cache_dir() -> Path:
-    from . import checks, data
+@lru_cache(maxsize=None)
+def cache_key() -> str:
     material = json.dumps({
-        "manifests": [(data.MANIFESTS / d / "SHA256SUMS").read_text() for d in ("mnist", "bsds300")],
+        "manifests": [(MANIFESTS / d / "SHA256SUMS").read_text() for d in DATASETS],
         "torch": importlib.metadata.version("torch"), "torchvision": importlib.metadata.version("torchvision"),
-        "oracle": Path(__file__).read_text(), "cases": repr(checks.CHECK_CASES),
+        "oracle": Path(__file__).read_text(), "cases": Path(cases.__file__).read_text(),
     })
-    return cache_base() / hashlib.sha256(material.encode()).hexdigest()[:16]
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
-def ensure(*names: str, data_root: Path | None = None) -> Path:
-    """The cache folder, after making any of `names` that are missing from the verified data in `data_root`
-    (one subprocess for all of them)."""
-    folder = cache_dir()
+def cache_dir(paths: DataPaths) -> Path:
+    return paths.cache / cache_key()
+
+
+def ensure(paths: DataPaths, *names: str) -> Path:
+    """The cache folder, after making any of `names` that are missing from the verified data in
+    `paths.data` (one subprocess for all of them)."""
+    folder = cache_dir(paths)
     if all((folder / n).is_file() for n in names):
         return folder
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)   # it holds test labels: the owner only
@@ -66,7 +62,7 @@ def ensure(*names: str, data_root: Path | None = None) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         missing = [n for n in names if not (folder / n).is_file()]
         if missing:
-            call("prepare", folder=str(folder), names=missing, data_root=str(data_root or ''))
+            call("prepare", folder=str(folder), names=missing, data_root=str(paths.data))
     return folder
 
 
@@ -83,13 +79,17 @@ def bsds_files(split: str, factor: int) -> dict[str, str]:
     return {part: f"bsds_{split}_x{factor}_{part}.npy" for part in parts}
 
 
-def warm(data_root: Path, factors) -> Path:
+def shuffle_file(fn: str) -> str:
+    """torch's answers (and, for the module, input gradients) to the check cases of `fn`."""
+    return f"shuffle_{fn}.npz"
+
+
+def warm(paths: DataPaths, factors) -> Path:
     """Fill the cache with everything a grade reads (data for each SR factor, the shuffle answers)."""
-    from .checks import CHECK_CASES
-    names = mnist_files() + [f"shuffle_{fn}.npz" for fn in CHECK_CASES]
+    names = mnist_files() + [shuffle_file(fn) for fn in cases.CHECK_CASES]
     for r in sorted(set(factors)):
         names += [*bsds_files("train", r).values(), *bsds_files("test", r).values()]
-    return ensure(*names, data_root=data_root)
+    return ensure(paths, *names)
 
 
 @lru_cache(maxsize=1)
@@ -122,13 +122,12 @@ def decode_mnist(root: Path) -> dict[str, np.ndarray]:
     import gzip
     import shutil
     from torchvision.datasets.mnist import read_image_file, read_label_file
-    from .data import MNIST_FILES
     arrays = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, key, reader in zip(MNIST_FILES, ("train_x", "train_y", "test_x", "test_y"),
+        for name, key, reader in zip(MNIST_FILES, MNIST_ARRAYS,
                                      (read_image_file, read_label_file) * 2):
             plain = Path(tmp) / name[:-3]   # torchvision reads uncompressed IDX files only
-            with gzip.open(root / "mnist" / "raw" / name) as src, open(plain, "wb") as dst:
+            with gzip.open(mnist_raw(root, name)) as src, open(plain, "wb") as dst:
                 shutil.copyfileobj(src, dst)
             arrays[key] = reader(str(plain)).numpy()
     arrays["train_y"], arrays["test_y"] = arrays["train_y"].astype(np.int64), arrays["test_y"].astype(np.int64)
@@ -144,7 +143,7 @@ def decode_bsds(root: Path, split: str, factor: int) -> tuple[np.ndarray, np.nda
     crop = 256 - 256 % factor
     to_hr, to_lr = CenterCrop(crop), Resize(crop // factor)
     lrs, hrs = [], []
-    for path in sorted((root / "bsds300" / "images" / split).glob("*.jpg")):
+    for path in bsds_images(root, split):
         with Image.open(path) as image:
             y = to_hr(image.convert("YCbCr").split()[0])
         hrs.append(pil_to_tensor(y))
@@ -157,14 +156,14 @@ def shuffle_expectations(fn: str) -> dict[str, np.ndarray]:
     """torch's output for every case of one check, and for the module check the expected input gradient."""
     import torch
     import torch.nn.functional as F
-    from .checks import CHECK_CASES, grad_weight, make_case
     torch_fn = F.pixel_unshuffle if fn == "pixel_unshuffle" else F.pixel_shuffle
     arrays = {}
-    for k, (shape, r, transposed) in enumerate(CHECK_CASES[fn]):
-        x, _ = make_case(shape, transposed, seed=k)
+    for k, (shape, r, transposed) in enumerate(cases.CHECK_CASES[fn]):
+        x, _ = cases.make_case(shape, transposed, seed=k)
         arrays[f"out{k}"] = torch_fn(torch.from_numpy(x), r).numpy()
         if fn == "PixelShuffle":   # d/dx sum(out * w) = pixel_unshuffle(w)
-            arrays[f"grad{k}"] = F.pixel_unshuffle(torch.from_numpy(grad_weight(arrays[f"out{k}"].shape, k)), r).numpy()
+            weight = cases.grad_weight(arrays[f"out{k}"].shape, k)
+            arrays[f"grad{k}"] = F.pixel_unshuffle(torch.from_numpy(weight), r).numpy()
     return arrays
 
 
@@ -187,15 +186,15 @@ def build(folder: Path, name: str, data_root: Path) -> None:
             save(folder / files["bicubic"], bicubic_upsample(lr, factor))
         return
     if kind == "shuffle":
-        fn = stem[len("shuffle_"):]
+        fn = next(fn for fn in cases.CHECK_CASES if shuffle_file(fn) == name)
         answers = shuffle_expectations(fn)
-        write_atomic(folder / name, lambda f: np.savez(f, **answers))
+        write_atomic(folder / name, lambda f: np.savez(f, **answers), mode=0o600)
         return
     raise OracleError(f"no recipe for cache file {name}")
 
 
 def save(path: Path, arr: np.ndarray) -> None:
-    write_atomic(path, lambda f: np.save(f, arr, allow_pickle=False))
+    write_atomic(path, lambda f: np.save(f, arr, allow_pickle=False), mode=0o600)   # test labels, HR images
 
 
 def main(request: dict) -> dict:

@@ -1,6 +1,6 @@
 """The trusted orchestrator: grade one submission into one Report.
 
-Student code only ever runs in worker processes (grader/sandbox.py). This module decides the grade:
+Student code only ever runs in worker processes (grader/sandbox/). This module decides the grade:
 it runs each item group in a fresh worker, scores what comes back (grader/checks.py), and writes the
 report atomically after every group and on SIGTERM/SIGINT, so a report always exists.
 """
@@ -19,16 +19,15 @@ import numpy as np
 
 from . import __version__, checks, oracle
 from .config import Config
+from .errors import Interrupted
+from .items import SPECS, SUBMISSION_FILES, items_of
+from .data import Datasets
+from .provenance import grader_code_sha256
 from .result import ItemResult, Report, write_report
 from .sandbox import Limits, WorkerSession, resolve_mode, sandbox_note
 
-SUBMISSION_FILES = ("model.py", "pixel_shuffle.py")
 ESTIMATE_NOTE = ("No GPU here: this is a `quick`-profile estimate on the CPU. The official grade uses the "
                  "`full` profile on a GPU and can differ slightly.")
-
-
-class Interrupted(BaseException):
-    pass
 
 
 def resolve_profile(profile: str) -> str:
@@ -37,9 +36,14 @@ def resolve_profile(profile: str) -> str:
     return "full" if oracle.environment()["cuda"] else "quick"
 
 
+def needs_data(config: Config) -> bool:
+    """Does grading under `config` read the datasets (a trained item), so they must be verified first?"""
+    return any(SPECS[item.id].trained for item in config.items)
+
+
 def versions() -> dict[str, str]:
     """Installed versions, read from package metadata: this process never imports torch (see oracle.py)."""
-    return {"grader": __version__, "python": platform.python_version(),
+    return {"grader": __version__, "grader_code": grader_code_sha256()[:16], "python": platform.python_version(),
             **{name: importlib.metadata.version(name) for name in ("torch", "torchvision", "einops", "numpy")}}
 
 
@@ -66,17 +70,17 @@ def interruptible():
             signal.signal(s, h)
 
 
-def grade(submission: str | Path, config: Config, out: str | Path | None = None, sandbox: str | None = None,
-          progress: Callable[[str, int, int], None] | None = None,
+def grade(submission: str | Path, config: Config, data: Datasets, out: str | Path | None = None,
+          sandbox: str | None = None, progress: Callable[[str, int, int], None] | None = None,
           seed: int = checks.TRAIN_SEED) -> Report:
-    """Grade the folder `submission` (model.py, pixel_shuffle.py) under `config`; write `out` if given."""
+    """Grade the folder `submission` (model.py, pixel_shuffle.py) under `config` with `data`;
+    write `out` if given."""
     started = time.monotonic()
     submission = Path(submission).resolve()
     mode = resolve_mode(sandbox or config.sandbox)
     use_cuda = config.device == "cuda" and oracle.environment()["cuda"]
-    results = {item.id: ItemResult(item.id, item.name, item.points, visibility=item.visibility,
-                                   output="not graded: grading stopped before this item ran")
-               for item in config.items}
+    results = {item.id: ItemResult(item.id, item.name, item.points, visibility=item.visibility)
+               .not_graded("grading stopped before this item ran") for item in config.items}
     report = Report(
         score=0.0, max_score=config.max_score, profile=config.profile, device="cuda" if use_cuda else "cpu",
         versions=versions(), duration_s=0.0, submission=describe_submission(submission),
@@ -101,33 +105,39 @@ def grade(submission: str | Path, config: Config, out: str | Path | None = None,
     secret = np.random.default_rng()   # unseeded on purpose: the perturbation of the test set is secret
     try:
         with interruptible():
-            for title, ids, run_group in checks.GROUPS:
-                owned = {i: results[i] for i in ids if i in results}
+            for group, score_group in checks.GROUPS.items():
+                owned = {i: results[i] for i in items_of(group) if i in results}
+                for item_id, item in list(owned.items()):
+                    needed = SPECS[item_id].file
+                    if needed in missing:
+                        others = " and ".join(n for n in SUBMISSION_FILES if n != needed)
+                        item.error(f"{needed} is missing from {submission}: expected the file {needed} next to {others}")
+                        del owned[item_id]
                 if not owned:
                     continue
-                needed = "pixel_shuffle.py" if title == "pixel shuffle" else "model.py"
-                if needed in missing:
-                    for item in owned.values():
-                        item.error(f"{needed} is missing from {submission}: expected the file "
-                                   f"{needed} next to {' and '.join(n for n in SUBMISSION_FILES if n != needed)}")
-                    continue
                 with WorkerSession(submission, mode, limits) as session:
-                    run = checks.Run(config, owned, session, progress or (lambda *a: None), secret, seed)
-                    run_group(run)
-                report.flags.extend(run.flags)
+                    run = checks.Run(config, data, owned, session, progress or (lambda *a: None), secret, seed,
+                                     submission=submission,
+                                     new_session=lambda: WorkerSession(submission, mode, limits))
+                    score_group(run)
+                for item in owned.values():
+                    if not item.graded:   # a group that forgets an item is a grader bug, never a silent pass
+                        item.error(f"not graded: the grader's `{group}` group did not score this item "
+                                   f"(a bug in grader/checks/{group}.py)")
+                report.flags.extend(f for f in dict.fromkeys(run.flags) if f not in report.flags)
                 report.images.extend(run.images)
                 save()
             report.complete = True
     except Interrupted as signal_name:
         for item in results.values():
-            if item.output.startswith("not graded"):
-                item.error(f"not graded: the grader received {signal_name} before this item finished")
+            if not item.graded:
+                item.not_graded(f"the grader received {signal_name} before this item finished")
         save()
         raise
     except Exception as exc:  # a harness bug must still leave a report naming it
         for item in results.values():
-            if item.output.startswith("not graded"):
-                item.error(f"not graded: internal grader error ({type(exc).__name__}: {exc})")
+            if not item.graded:
+                item.not_graded(f"internal grader error ({type(exc).__name__}: {exc})")
         save()
         raise
     save()

@@ -1,491 +1,161 @@
-"""python -m grader package {gradescope,prairielearn,github}: ship the grader to an LMS.
+"""python -m grader package {gradescope,prairielearn,github,handout}: ship the grader, or the assignment.
 
 * ``gradescope --out autograder.zip``: a Gradescope autograder (https://gradescope-autograders.readthedocs.io/
-  en/latest/specs/). At the zip root: ``setup.sh`` (run once as root when Gradescope builds the image: installs
-  Python and the pinned dependencies into /opt/grader-venv, world-readable so the sandbox uid can run it,
-  creates the unprivileged ``grader-sandbox`` user with the sandbox's uid, then checks the data and the rubric
-  so a broken bundle fails at build time and never on a student) and ``run_autograder`` (per submission: copies
-  only model.py / pixel_shuffle.py from /autograder/submission into a fresh folder, runs ``python -m grader
-  grade --sandbox auto --format gradescope`` as root (the grader drops privileges for student code itself)
-  under an outer ``timeout``, and ALWAYS leaves a valid /autograder/results/results.json: from the grader,
-  else rendered from its partial report, else a score-0 fallback naming the error). The grader, grading.yaml
-  and the datasets travel inside the zip (to /autograder/source), so grading needs no network.
-  Environment knobs (for testing outside Gradescope): AUTOGRADER_ROOT (default /autograder), GRADER_PYTHON,
-  GRADER_SANDBOX, GRADER_PROFILE, GRADER_TIMEOUT, GRADER_DATA_DIR.
-* ``prairielearn --out DIR``: an external grader (https://prairielearn.readthedocs.io/en/latest/externalGrading/):
-  ``run.sh`` reads /grade/student and writes /grade/results/results.json (root: env GRADE_ROOT), the bundled
-  grader + data, a Dockerfile for the grading image and the ``externalGradingOptions`` for info.json.
-* ``github --out DIR``: ``DIR/.github/workflows/classroom.yml``, a GitHub Classroom / Actions workflow that
-  installs the dependencies, checks out the grader, grades the repository with ``--format github`` (the
-  ``Points X/Y`` line and a job summary) and reports points to Classroom's grading reporter.
+  en/latest/specs/) for its default base image (Ubuntu 22.04, python3 3.10). ``setup.sh`` runs once at image
+  build: apt packages, the sandbox user, then ``install.sh`` (pinned CPU wheels, data checked and decoded into
+  a private cache, the bundle made root-only, a self-check that student code's uid cannot read the rubric
+  or the test data). ``run_autograder`` copies only model.py / pixel_shuffle.py from the submission, grades
+  under an outer ``timeout`` and always leaves a valid results.json (``python -m grader.finalize``).
+* ``prairielearn --out DIR``: an external-grader image (Dockerfile, run.sh, the bundle) and a ready question
+  folder (info.json with ``"gradingMethod": "External"`` and a timeout within PrairieLearn's 600 s cap,
+  question.html with the file upload and the results element).
+* ``github --out DIR``: a GitHub Classroom template repository: the handout plus the autograding workflow,
+  which grades with a grader-only source and reports points even when grading fails.
+* ``handout --out DIR``: the students' starter repository (grader/handout.py), without the solution.
+
+Every script comes from grader/templates/, filled with named variables (grader/templates/__init__.py); the
+files come from grader/bundle.py; the platforms' limits, the timeouts and the container settings printed
+from grader/platforms.py.
 """
 from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
-import stat
-import time
-import zipfile
+import uuid
 from pathlib import Path
 
 from . import __version__
-from .config import DEFAULT_CONFIG, REPO_ROOT, ConfigError, load_config
+from .batch import DEFAULT_MARGIN_S
+from .bundle import (TARGET_PYTHON, TORCH_INDEX, PackageError, data_files, grader_files, pins, write_tree,
+                     write_zip)
+from .config import DEFAULT_CONFIG, Config, load_config
+from .handout import MARKER as HANDOUT_MARKER, handout_files
+from .platforms import FINALIZE_RESERVE_S, GRADESCOPE, PRAIRIELEARN, advice, outer_timeout
+from .sandbox import SANDBOX_UID
+from .templates import fill_from
 
-SANDBOX_UID = 64123  # grader/sandbox.py's uid for student code; the image gets a named user for it
-DEFAULT_MARGIN_S = 180
-ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same zip
-RUNTIME_PACKAGES = ("torch", "torchvision", "einops", "numpy", "pillow", "pyyaml")
-
-
-# ------------------------------------------------------------------------------------------- bundle
-def _pinned_requirements() -> tuple[list[str], list[str]]:
-    """(torch and torchvision, the rest) pinned to the versions installed here (the calibrated ones)."""
-    from importlib.metadata import PackageNotFoundError, version
-    torch, rest = [], []
-    for name in RUNTIME_PACKAGES:
-        try:
-            v = version(name).split("+")[0]  # drop local tags such as +cpu / +cu124
-        except PackageNotFoundError:
-            v = ""
-        line = f"{name}=={v}" if v else name
-        (torch if name in ("torch", "torchvision") else rest).append(line)
-    return torch, rest
+INFO = "PACKAGE_INFO.json"
 
 
-def _grader_files() -> dict[str, bytes]:
-    """grader/ (sources and schemas, no caches) relative to the bundle root."""
-    out = {}
-    pkg = REPO_ROOT / "grader"
-    for path in sorted(pkg.rglob("*")):
-        rel = path.relative_to(REPO_ROOT)
-        if (path.is_file() and "__pycache__" not in rel.parts and path.suffix not in (".pyc", ".pyo")
-                and path.name != "conftest.py" and not path.name.startswith("test_")):
-            out[rel.as_posix()] = path.read_bytes()
-    return out
+def _values(config: Config, profile: str, limit: int, include_data: bool, **extra) -> dict[str, object]:
+    return {"VERSION": __version__, "CONFIG_SHA": config.sha256, "PROFILE": profile, "TIMEOUT": limit,
+            "MAX_SCORE": f"{config.max_score:g}", "UID": SANDBOX_UID, "TARGET_PYTHON": TARGET_PYTHON,
+            "TORCH_INDEX": TORCH_INDEX, "DATA_ACTION": "verify" if include_data else "download",
+            "FINALIZE_OPTIONS": "", **extra}
 
 
-def _data_files(include_data: bool) -> dict[str, Path]:
-    """datasets/<name>/SHA256SUMS always; with include_data every file they list, from the data dir."""
-    from .data import data_dir, manifest, verify
-    out = {f"datasets/{d}/SHA256SUMS": REPO_ROOT / "datasets" / d / "SHA256SUMS" for d in ("mnist", "bsds300")}
-    if include_data:
-        verify()  # refuse to ship missing or corrupt data
-        root = data_dir()
-        for d in ("mnist", "bsds300"):
-            for rel in manifest(d):
-                out[f"datasets/{d}/{rel}"] = root / d / rel
-    return out
-
-
-def _rubric(config_arg: str | None, profile: str):
-    path = Path(config_arg or os.environ.get("GRADER_CONFIG") or DEFAULT_CONFIG).resolve()
-    config = load_config(path, profile)
-    return path, config
-
-
-FINALIZE_PY = r'''"""Leave a valid results file whatever happened (generated by `python -m grader package`).
-
-usage: finalize_results.py FORMAT RESULTS REPORT EXIT_STATUS LOG MAX_SCORE
-FORMAT is gradescope or prairielearn. If RESULTS is already valid it is kept; else it is rendered from the
-grader's (possibly partial) REPORT; else a fallback with score 0 and the error is written.
-"""
-import json
-import os
-import sys
-from pathlib import Path
-
-
-def valid(fmt, text):
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return False
-    if not isinstance(data, dict):
-        return False
-    if fmt == "gradescope":
-        tests = data.get("tests")
-        return isinstance(data.get("score"), (int, float)) or (
-            isinstance(tests, list) and bool(tests) and all(isinstance(t, dict) and "score" in t for t in tests))
-    return data.get("gradable") is False or (isinstance(data.get("score"), (int, float)) and 0 <= data["score"] <= 1)
-
-
-def write(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def tail(path, n=20):
-    try:
-        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-n:])
-    except OSError:
-        return ""
-
-
-def main():
-    fmt, results, report, status, log, max_score = sys.argv[1:7]
-    results = Path(results)
-    if results.is_file() and valid(fmt, results.read_text(errors="replace")):
-        return 0
-    problem = f"the grader exited with status {status} without writing results"
-    if Path(report).is_file():
-        try:
-            sys.path.insert(0, str(Path(__file__).resolve().parent))
-            from grader.formats import render
-            from grader.result import read_report
-            text = render(read_report(report), fmt)
-            if valid(fmt, text):
-                write(results, text)
-                print(f"finalize: {problem}; results rendered from its partial report")
-                return 0
-        except Exception as exc:  # fall through to the plain fallback
-            problem += f"; its partial report could not be rendered ({type(exc).__name__}: {exc})"
-    message = ("The autograder could not grade this submission (" + problem + "). This is most likely a "
-               "problem with the autograder, not with your code: please contact the course staff.")
-    log_tail = tail(log)
-    if fmt == "gradescope":
-        data = {"score": 0.0, "output": message, "output_format": "text", "stdout_visibility": "hidden",
-                "extra_data": {"error": problem, "exit_status": status, "log_tail": log_tail},
-                "tests": [{"name": "Autograder", "score": 0.0, "max_score": float(max_score), "status": "failed",
-                           "output": message, "output_format": "text", "visibility": "visible"}]}
-    else:  # gradable false: PrairieLearn does not charge the student an attempt for our failure
-        data = {"gradable": False, "score": 0.0, "message": message, "output": log_tail,
-                "format_errors": [problem]}
-    write(results, json.dumps(data, indent=2) + "\n")
-    print(f"finalize: {problem}; wrote a fallback result with score 0")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-'''
-
-COMMON_SH = r'''
-# ---- shared by the generated entry scripts: grade $SUBMISSION_SRC into $RESULTS, always leaving a valid file
-PY="${GRADER_PYTHON:-/opt/grader-venv/bin/python}"
-if [ ! -x "$PY" ]; then PY="$(command -v python3 || echo python3)"; fi
-PROFILE="${GRADER_PROFILE:-@PROFILE@}"
-SANDBOX="${GRADER_SANDBOX:-auto}"
-TIMEOUT="${GRADER_TIMEOUT:-@TIMEOUT@}"
-export GRADER_DATA_DIR="${GRADER_DATA_DIR:-$BUNDLE/datasets}"
-export PYTHONPATH="$BUNDLE" PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
-
-mkdir -p "$(dirname "$RESULTS")"
-rm -f "$RESULTS"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/grading.XXXXXX")"
-mkdir "$WORK/submission"
-chmod 755 "$WORK" "$WORK/submission"
-# Only the two graded files are copied (the shallowest copy, never following symlinks); nothing else a
-# student uploads is ever seen by the grader.
-for f in model.py pixel_shuffle.py; do
-  src="$(find "$SUBMISSION_SRC" -type f -name "$f" -not -path '*/.*' -not -path '*/__MACOSX/*' \
-          -printf '%d\t%p\n' 2>/dev/null | sort -n | head -n 1 | cut -f2-)"
-  if [ -n "$src" ]; then
-    cp -- "$src" "$WORK/submission/$f"
-  else
-    echo "note: no $f in the submission"
-  fi
-done
-
-cd "$BUNDLE" || echo "cannot enter $BUNDLE"
-set +e
-timeout --signal=TERM --kill-after=30 "$TIMEOUT" "$PY" -m grader grade "$WORK/submission" \
-  --profile "$PROFILE" --config "$BUNDLE/grading.yaml" --sandbox "$SANDBOX" --out "$WORK/report.json" \
-  --format "$FORMAT" --format-out "$RESULTS" 2>&1 | tee "$WORK/grader.log"
-status=${PIPESTATUS[0]}
-echo "grader exit status: $status"
-"$PY" "$BUNDLE/finalize_results.py" "$FORMAT" "$RESULTS" "$WORK/report.json" "$status" "$WORK/grader.log" "@MAX_SCORE@"
-if [ ! -s "$RESULTS" ]; then   # no usable Python at all: a fixed, valid fallback
-  static_fallback > "$RESULTS"
-  echo "wrote the static fallback result"
-fi
-exit 0
-'''
-
-RUN_AUTOGRADER = r'''#!/usr/bin/env bash
-# Gradescope run_autograder, generated by `python -m grader package gradescope`
-# (grader @VERSION@, rubric sha256 @CONFIG_SHA@, profile @PROFILE@). Runs as root once per submission.
-set -u
-ROOT="${AUTOGRADER_ROOT:-/autograder}"
-BUNDLE="$ROOT/source"
-SUBMISSION_SRC="$ROOT/submission"
-RESULTS="$ROOT/results/results.json"
-FORMAT=gradescope
-static_fallback() {
-  cat <<'EOF'
-{"score": 0.0, "output": "The autograder could not start (no usable Python in the image). Please contact the course staff.", "output_format": "text", "stdout_visibility": "hidden", "tests": [{"name": "Autograder", "score": 0.0, "max_score": @MAX_SCORE@, "status": "failed", "output": "The autograder could not start. Please contact the course staff.", "visibility": "visible"}]}
-EOF
-}
-'''
-
-SETUP_SH = r'''#!/usr/bin/env bash
-# Gradescope setup.sh, generated by `python -m grader package gradescope` (grader @VERSION@).
-# Runs once, as root, while Gradescope builds the image (network available). Use an Ubuntu 22.04+ base image.
-set -euo pipefail
-SOURCE="${AUTOGRADER_ROOT:-/autograder}/source"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update
-apt-get install -y --no-install-recommends python3 python3-venv python3-pip ca-certificates coreutils findutils
-apt-get install -y --no-install-recommends bubblewrap || echo "bubblewrap unavailable: the grader will use its process sandbox"
-
-# Dependencies pinned to the versions the rubric was calibrated with; CPU wheels (Gradescope has no GPU).
-python3 -m venv /opt/grader-venv
-/opt/grader-venv/bin/pip install --no-cache-dir --upgrade pip
-/opt/grader-venv/bin/pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu @TORCH_REQS@
-/opt/grader-venv/bin/pip install --no-cache-dir -r "$SOURCE/requirements.txt"
-
-# Student code runs as this unprivileged uid (the grader drops privileges itself); it must be able to read
-# the interpreter and site-packages, hence a+rX. Nothing here is writable by it.
-id -u grader-sandbox >/dev/null 2>&1 || useradd --system --uid @UID@ --no-create-home --home-dir /nonexistent \
-  --shell /usr/sbin/nologin grader-sandbox
-chmod -R a+rX /opt/grader-venv "$SOURCE"
-chmod 755 "$SOURCE/run_autograder" "$SOURCE/setup.sh"
-
-# Fail the build, not a student's submission, if the bundle is broken.
-cd "$SOURCE"
-GRADER_DATA_DIR="$SOURCE/datasets" /opt/grader-venv/bin/python -m grader data verify
-/opt/grader-venv/bin/python -c "from grader.config import load_config; load_config('$SOURCE/grading.yaml', '@PROFILE@')"
-echo "autograder image ready"
-'''
-
-PL_RUN = r'''#!/usr/bin/env bash
-# PrairieLearn external-grader entrypoint, generated by `python -m grader package prairielearn`
-# (grader @VERSION@, rubric sha256 @CONFIG_SHA@, profile @PROFILE@).
-set -u
-ROOT="${GRADE_ROOT:-/grade}"
-BUNDLE="${GRADER_HOME:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}"
-SUBMISSION_SRC="$ROOT/student"
-RESULTS="$ROOT/results/results.json"
-FORMAT=prairielearn
-static_fallback() {
-  cat <<'EOF'
-{"gradable": false, "score": 0.0, "message": "The autograder could not start (no usable Python in the image). Please contact the course staff.", "format_errors": ["autograder could not start"]}
-EOF
-}
-'''
-
-PL_DOCKERFILE = r'''# Grading image for PrairieLearn, generated by `python -m grader package prairielearn` (grader @VERSION@).
-#   docker build -t YOUR_REGISTRY/cnn-practical-grader:@VERSION@ .   (then push; see info.json.snippet)
-FROM python:3.12-slim
-RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap findutils coreutils \
- && rm -rf /var/lib/apt/lists/*
-COPY requirements.txt /grader/requirements.txt
-RUN python -m venv /opt/grader-venv \
- && /opt/grader-venv/bin/pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu @TORCH_REQS@ \
- && /opt/grader-venv/bin/pip install --no-cache-dir -r /grader/requirements.txt \
- && useradd --system --uid @UID@ --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin grader-sandbox
-COPY . /grader
-RUN chmod -R a+rX /opt/grader-venv /grader && chmod 755 /grader/run.sh \
- && cd /grader && GRADER_DATA_DIR=/grader/datasets /opt/grader-venv/bin/python -m grader data verify
-'''
-
-GITHUB_WORKFLOW = r'''# GitHub Classroom / Actions autograding, generated by `python -m grader package github` (grader @VERSION@).
-# Put this file in the starter repository at .github/workflows/classroom.yml. Students commit model.py and
-# pixel_shuffle.py at the repository root (or set SUBMISSION_DIR). The grader is checked out from
-# GRADER_REPOSITORY at GRADER_REF; for a private grader repository add a read-only token as the secret
-# GRADER_TOKEN. The job prints "Points X/Y" (what Classroom's reporter reads) and a Markdown job summary.
-name: Autograding
-on:
-  push:
-  workflow_dispatch:
-  repository_dispatch:
-permissions:
-  checks: write
-  actions: read
-  contents: read
-env:
-  GRADER_REPOSITORY: "@GRADER_REPO@"
-  GRADER_REF: "@GRADER_REF@"
-  SUBMISSION_DIR: "."
-  GRADER_PROFILE: "@PROFILE@"
-jobs:
-  run-autograding-tests:
-    runs-on: ubuntu-latest
-    timeout-minutes: @TIMEOUT_MIN@
-    if: github.actor != 'github-classroom[bot]'
-    steps:
-      - name: Check out the submission
-        uses: actions/checkout@v4
-        with:
-          path: submission
-      - name: Check out the grader
-        uses: actions/checkout@v4
-        with:
-          repository: ${{ env.GRADER_REPOSITORY }}
-          ref: ${{ env.GRADER_REF }}
-          token: ${{ secrets.GRADER_TOKEN || github.token }}
-          path: grader
-      - name: Set up Python
-        uses: actions/setup-python@v5
-        with:
-          python-version: "3.12"
-          cache: pip
-          cache-dependency-path: grader/pyproject.toml
-      - name: Install dependencies
-        run: |
-          python -m pip install --upgrade pip
-          python -m pip install --index-url https://download.pytorch.org/whl/cpu @TORCH_REQS@
-          python -m pip install @OTHER_REQS@
-      - name: Cache datasets
-        uses: actions/cache@v4
-        with:
-          path: grader-data
-          key: grader-data-${{ hashFiles('grader/datasets/*/SHA256SUMS') }}
-      - name: Download datasets
-        working-directory: grader
-        run: python -m grader data download --dir "$GITHUB_WORKSPACE/grader-data"
-      - name: Grade
-        id: grade
-        working-directory: grader
-        env:
-          GRADER_DATA_DIR: ${{ github.workspace }}/grader-data
-        run: |
-          python -m grader grade "$GITHUB_WORKSPACE/submission/$SUBMISSION_DIR" --profile "$GRADER_PROFILE" \
-            --sandbox process --out "$RUNNER_TEMP/report.json" --format github --format-out "$RUNNER_TEMP/grade.md"
-          head -n 1 "$RUNNER_TEMP/grade.md"
-          cat "$RUNNER_TEMP/grade.md" >> "$GITHUB_STEP_SUMMARY"
-          result=$(python -c "import sys; from grader.formats import render; from grader.result import read_report; sys.stdout.write(render(read_report(sys.argv[1]), 'github-result').strip())" "$RUNNER_TEMP/report.json")
-          echo "result=$result" >> "$GITHUB_OUTPUT"
-      - name: Keep the full report
-        if: always()
-        uses: actions/upload-artifact@v4
-        with:
-          name: grading-report
-          path: ${{ runner.temp }}/report.json
-          if-no-files-found: ignore
-      - name: Report points to GitHub Classroom
-        if: always()
-        uses: classroom-resources/autograding-grading-reporter@v1
-        env:
-          GRADE_RESULTS: ${{ steps.grade.outputs.result }}
-        with:
-          runners: grade
-'''
-
-
-def _fill(template: str, values: dict[str, object]) -> str:
-    for key, value in values.items():
-        template = template.replace(f"@{key}@", str(value))
-    left = re.findall(r"@[A-Z_]+@", template)
-    if left:
-        raise AssertionError(f"unfilled placeholders {left}")
-    return template
-
-
-def _values(config, profile: str, timeout: float | None) -> dict[str, object]:
-    torch_reqs, rest = _pinned_requirements()
-    total = timeout or sum(i.timeout_s for i in config.items) + DEFAULT_MARGIN_S
-    return {"VERSION": __version__, "CONFIG_SHA": config.sha256, "PROFILE": profile, "TIMEOUT": int(total),
-            "TIMEOUT_MIN": int(total // 60) + 15, "MAX_SCORE": f"{config.max_score:g}", "UID": SANDBOX_UID,
-            "TORCH_REQS": " ".join(torch_reqs), "OTHER_REQS": " ".join(rest), "REQUIREMENTS": "\n".join(rest)}
-
-
-def _bundle(config_path: Path, config, profile: str, include_data: bool, entry_name: str, entry_text: str,
-            values: dict[str, object]) -> dict[str, bytes | Path]:
-    files: dict[str, bytes | Path] = dict(_grader_files())
-    files.update(_data_files(include_data))
+def _bundle(config_path: Path, config: Config, values: dict, include_data: bool, notes: list[str],
+            scripts: dict[str, str]) -> dict[str, object]:
+    """The files of an LMS image: grader, rubric, data, pins, scripts. Adds the pin notes to `notes`."""
+    requirements = pins()
+    notes[:0] = list(requirements.notes)
+    files: dict[str, object] = {**grader_files(), **data_files(include_data), **requirements.files()}
     files["grading.yaml"] = config_path.read_bytes()
-    files["finalize_results.py"] = FINALIZE_PY.encode()
-    files["requirements.txt"] = (values["REQUIREMENTS"] + "\n").encode()
-    files[entry_name] = _fill(entry_text + COMMON_SH, values).encode()
-    files["PACKAGE_INFO.json"] = (json.dumps({
-        "grader_version": __version__, "rubric_sha256": config.sha256, "profile": profile,
+    files.update({target: fill_from(source, values) for target, source in scripts.items()})
+    files["grade.sh"] = fill_from("common/grade.sh", values)
+    files["install.sh"] = fill_from("common/install.sh", values)
+    files[INFO] = json.dumps({
+        "grader_version": __version__, "rubric_sha256": config.sha256, "profile": config.profile,
         "max_score": config.max_score, "timeout_s": values["TIMEOUT"], "data_included": include_data,
-        "built": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2) + "\n").encode()
+        "python": TARGET_PYTHON, "pins": list(requirements.torch + requirements.other), "notes": notes},
+        indent=2) + "\n"
     return files
 
 
-EXECUTABLE = ("run_autograder", "setup.sh", "run.sh")
+def build_gradescope(out: Path, config_path: Path, profile: str = "quick", include_data: bool = True,
+                     timeout: float | None = None, leaderboard: bool = False) -> tuple[Path, list[str]]:
+    config = load_config(config_path, profile)
+    limit, notes = outer_timeout(config, GRADESCOPE, timeout)
+    values = _values(config, profile, limit, include_data, FINALIZE_OPTIONS="--leaderboard" if leaderboard else "")
+    files = _bundle(config_path, config, values, include_data, notes,
+                    {"setup.sh": "gradescope/setup.sh", "run_autograder": "gradescope/run_autograder"})
+    return write_zip(files, out), notes + advice(GRADESCOPE, limit, config)
 
 
-def build_gradescope(out: str | os.PathLike, config_arg: str | None = None, profile: str = "quick",
-                     include_data: bool = True, timeout: float | None = None) -> Path:
-    config_path, config = _rubric(config_arg, profile)
-    values = _values(config, profile, timeout)
-    files = _bundle(config_path, config, profile, include_data, "run_autograder", RUN_AUTOGRADER, values)
-    files["setup.sh"] = _fill(SETUP_SH, values).encode()
-    if not include_data:  # fetch at image build time instead (setup.sh has network; grading does not need it)
-        files["setup.sh"] = files["setup.sh"].replace(
-            b"# Fail the build, not", b'cd "$SOURCE" && GRADER_DATA_DIR="$SOURCE/datasets" '
-            b"/opt/grader-venv/bin/python -m grader data download\n# Fail the build, not")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(files):
-            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = ((0o755 if name in EXECUTABLE else 0o644) | stat.S_IFREG) << 16
-            content = files[name]
-            zf.writestr(info, content if isinstance(content, bytes) else Path(content).read_bytes())
-    os.replace(tmp, out)
-    return out
+def question_info(image: str, timeout: int) -> dict:
+    return {"uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/cnn-practical-grader/question")),
+            "title": "CNN practical: MNIST CNN, ESPCN super-resolution, einops pixel shuffle",
+            "topic": "Deep learning", "tags": ["autograder", "pytorch"], "type": "v3", "singleVariant": True,
+            "gradingMethod": "External",
+            "externalGradingOptions": {"enabled": True, "image": image, "entrypoint": "/grader/run.sh",
+                                       "timeout": timeout}}
 
 
-def build_prairielearn(out: str | os.PathLike, config_arg: str | None = None, profile: str = "quick",
-                       include_data: bool = True, timeout: float | None = None) -> Path:
-    config_path, config = _rubric(config_arg, profile)
-    values = _values(config, profile, timeout)
-    files = _bundle(config_path, config, profile, include_data, "run.sh", PL_RUN, values)
-    files["Dockerfile"] = _fill(PL_DOCKERFILE, values).encode()
-    if not include_data:
-        files["Dockerfile"] = files["Dockerfile"].replace(b"-m grader data verify", b"-m grader data download")
-    files["info.json.snippet"] = (json.dumps({"externalGradingOptions": {
-        "enabled": True, "image": f"YOUR_REGISTRY/cnn-practical-grader:{__version__}", "entrypoint": "/grader/run.sh",
-        "timeout": int(values["TIMEOUT"]) + 60}, "singleVariant": True}, indent=2) + "\n").encode()
-    out = Path(out)
-    if out.exists() and any(out.iterdir()) and not (out / "PACKAGE_INFO.json").is_file():
-        raise ConfigError(f"{out}: exists and is not a previous prairielearn package; pick an empty folder")
-    shutil.rmtree(out, ignore_errors=True)
-    for name, content in files.items():
-        target = out / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content if isinstance(content, bytes) else Path(content).read_bytes())
-        target.chmod(0o755 if name in EXECUTABLE else 0o644)
-    return out
+def build_prairielearn(out: Path, config_path: Path, profile: str = "quick", include_data: bool = True,
+                       timeout: float | None = None, image: str | None = None) -> tuple[Path, list[str]]:
+    config = load_config(config_path, profile)
+    limit, notes = outer_timeout(config, PRAIRIELEARN, timeout)
+    values = _values(config, profile, limit, include_data)
+    grader = _bundle(config_path, config, values, include_data, notes,
+                     {"run.sh": "prairielearn/run.sh", "Dockerfile": "prairielearn/Dockerfile"})
+    image = image or f"YOUR_REGISTRY/cnn-practical-grader:{__version__}"
+    files = {f"grader-image/{name}": content for name, content in grader.items()}
+    files["question/info.json"] = json.dumps(question_info(image, limit + FINALIZE_RESERVE_S), indent=2) + "\n"
+    files["question/question.html"] = fill_from("prairielearn/question.html", values)
+    files["README.md"] = fill_from("prairielearn/README.md", {**values, "IMAGE": image})
+    files[INFO] = grader[INFO]
+    return write_tree(files, out, INFO), notes + advice(PRAIRIELEARN, limit, config)
 
 
-def build_github(out: str | os.PathLike, config_arg: str | None = None, profile: str = "quick",
-                 grader_repo: str = "OWNER/cnn-practical-grader", grader_ref: str | None = None,
-                 timeout: float | None = None) -> Path:
-    _, config = _rubric(config_arg, profile)
-    values = _values(config, profile, timeout)
-    values.update(GRADER_REPO=grader_repo, GRADER_REF=grader_ref or "main")
-    target = Path(out) / ".github" / "workflows" / "classroom.yml"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(_fill(GITHUB_WORKFLOW, values))
-    return target
+def build_github(out: Path, config_path: Path, profile: str = "quick", timeout: float | None = None,
+                 grader_repo: str = "OWNER/cnn-practical-template", grader_ref: str = "v1",
+                 keep_evidence: bool = False) -> tuple[Path, list[str]]:
+    config = load_config(config_path, profile)
+    limit = int(timeout or sum(i.timeout_s for i in config.items) + DEFAULT_MARGIN_S)
+    values = _values(config, profile, limit, False, GRADER_REPO=grader_repo, GRADER_REF=grader_ref,
+                     TIMEOUT_MIN=limit // 60 + 20)
+    files = handout_files(config_path, keep_evidence)
+    files.update(pins().files())
+    files[".github/workflows/classroom.yml"] = fill_from("github/classroom.yml", values)
+    files["CLASSROOM.md"] = fill_from("github/CLASSROOM.md", values)
+    return write_tree(files, out, HANDOUT_MARKER), [f"then follow {Path(out) / 'CLASSROOM.md'}"]
 
 
 def cmd_package(args) -> int:
-    common = dict(config_arg=args.config, profile=args.profile, timeout=args.timeout)
-    if args.target == "gradescope":
-        path = build_gradescope(args.out or "autograder.zip", include_data=not args.no_data, **common)
-        print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB): upload it as the Gradescope autograder; "
-              f"set the autograder timeout above {_values(_rubric(args.config, args.profile)[1], args.profile, args.timeout)['TIMEOUT']} s")
-    elif args.target == "prairielearn":
-        path = build_prairielearn(args.out or "prairielearn-grader", include_data=not args.no_data, **common)
-        print(f"wrote {path}/: build the image from its Dockerfile, then add info.json.snippet to the question")
-    else:
-        path = build_github(args.out or ".", grader_repo=args.grader_repo, grader_ref=args.grader_ref, **common)
-        print(f"wrote {path}")
+    config_path = Path(args.config or os.environ.get("GRADER_CONFIG") or DEFAULT_CONFIG).resolve()
+    common = dict(config_path=config_path, profile=args.profile, timeout=args.timeout)
+    try:
+        if args.target == "gradescope":
+            path, notes = build_gradescope(Path(args.out or "autograder.zip"), include_data=not args.no_data,
+                                           leaderboard=args.leaderboard, **common)
+            head = f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB): upload it as the Gradescope autograder"
+        elif args.target == "prairielearn":
+            path, notes = build_prairielearn(Path(args.out or "prairielearn"), include_data=not args.no_data,
+                                             image=args.image, **common)
+            head = f"wrote {path}/: build and push grader-image/, then copy question/ into your course (README.md)"
+        elif args.target == "github":
+            path, notes = build_github(Path(args.out or "classroom-template"), grader_repo=args.grader_repo,
+                                       grader_ref=args.grader_ref, keep_evidence=args.keep_calibration_evidence,
+                                       **common)
+            head = f"wrote the template repository {path}/"
+        else:
+            path = write_tree(handout_files(config_path, args.keep_calibration_evidence), Path(args.out or "handout"),
+                              HANDOUT_MARKER)
+            head, notes = f"wrote the student handout {path}/ (no reference/, tests/, bench/)", []
+    except PackageError as exc:
+        raise RuntimeError(str(exc)) from None
+    print("\n".join([head] + [f"  {note}" for note in notes]))
     return 0
 
 
 def add_parser(subparsers):
-    p = subparsers.add_parser("package", help="build a Gradescope / PrairieLearn / GitHub Classroom autograder")
-    p.add_argument("target", choices=["gradescope", "prairielearn", "github"])
-    p.add_argument("--out", help="autograder.zip (gradescope) or a folder (prairielearn, github)")
+    p = subparsers.add_parser("package", help="build a Gradescope / PrairieLearn / GitHub Classroom package, "
+                                              "or the students' handout")
+    p.add_argument("target", choices=["gradescope", "prairielearn", "github", "handout"])
+    p.add_argument("--out", help="autograder.zip (gradescope) or a folder (the others)")
     p.add_argument("--config", help="rubric to ship (default: grading.yaml in the repo)")
     p.add_argument("--profile", default="quick", choices=["quick", "full"],
-                   help="profile the LMS grades with (default quick: Gradescope and PrairieLearn have no GPU)")
-    p.add_argument("--timeout", type=float, help="outer time limit in seconds (default: item timeouts + margin)")
+                   help="profile the LMS grades with (default quick: LMS images have no GPU)")
+    p.add_argument("--timeout", type=float, help="outer time limit in seconds (default: item timeouts + margin, "
+                                                 "within the platform's maximum)")
     p.add_argument("--no-data", action="store_true",
                    help="do not bundle the datasets; download them when the image is built")
-    p.add_argument("--grader-repo", default="OWNER/cnn-practical-grader", help="github: repository holding the grader")
-    p.add_argument("--grader-ref", help="github: branch or tag of the grader (default main)")
+    p.add_argument("--leaderboard", action="store_true", help="gradescope: add a leaderboard (accuracy, PSNR)")
+    p.add_argument("--image", help="prairielearn: the image name info.json points at")
+    p.add_argument("--grader-repo", default="OWNER/cnn-practical-template",
+                   help="github: the grader-only repository the workflow grades with (the template itself)")
+    p.add_argument("--grader-ref", default="v1", help="github: tag or branch of --grader-repo (default v1)")
+    p.add_argument("--keep-calibration-evidence", action="store_true",
+                   help="handout/github: keep the reference's calibration runs in grading.yaml (default: thresholds only)")
     p.set_defaults(func=cmd_package)
     return p

@@ -21,19 +21,26 @@ class ItemResult:
     output: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     visibility: str = "visible"
+    duration_s: float = 0.0   # wall time of the worker calls this item was scored from
+    graded: bool = False      # False: grading stopped before this item was scored (status is then "error")
 
     def set(self, fraction: float, output: str, **metrics: Any) -> "ItemResult":
         """Award `fraction` of the points; status follows from it."""
         fraction = min(1.0, max(0.0, fraction))
         self.score = round(self.max_score * fraction, 2)
         self.status = "passed" if fraction >= 1.0 else "partial" if fraction > 0 else "failed"
-        self.output = output
+        self.output, self.graded = output, True
         self.metrics.update(metrics)
         return self
 
     def error(self, output: str, **metrics: Any) -> "ItemResult":
-        self.score, self.status, self.output = 0.0, "error", output
+        self.score, self.status, self.output, self.graded = 0.0, "error", output, True
         self.metrics.update(metrics)
+        return self
+
+    def not_graded(self, why: str) -> "ItemResult":
+        """Grading stopped before this item was scored: an error that says why, and `graded` stays False."""
+        self.score, self.status, self.output, self.graded = 0.0, "error", f"not graded: {why}", False
         return self
 
 
@@ -69,13 +76,15 @@ class Report:
         self.score = round(sum(t.score for t in self.tests), 2)
 
 
-def write_atomic(path: str | os.PathLike, content: str | Callable[[BinaryIO], None]) -> None:
+def write_atomic(path: str | os.PathLike, content: str | Callable[[BinaryIO], None], mode: int = 0o644) -> None:
     """Write via a temp file in the same folder and rename, so a reader never sees half a file.
-    `content` is text, or a function that writes bytes to the open file (e.g. an np.save call)."""
+    `content` is text, or a function that writes bytes to the open file (e.g. an np.save call). Reports,
+    gradebooks and pages are readable by the course team (0644); private files pass mode=0o600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w" if isinstance(content, str) else "wb") as f:
             f.write(content) if isinstance(content, str) else content(f)
             f.flush()

@@ -1,57 +1,46 @@
-"""summary.html for the instructor: one self-contained page (inline CSS and SVG, no network, no scripts).
+"""summary.html for the instructor: one self-contained page (inline CSS, SVG and a sort/filter script).
 
-Sections: score histogram, per-item outcome rates, slowest submissions, submissions that lost points or
-failed to grade (with their item messages), flags, and a few SR crops (bicubic | student | HR) as PNG
-data URIs. Every string that can come from a student (ids, messages, labels, flags) goes through
-html.escape; image payloads are used only if they are plain base64.
+Sections: score histogram; MNIST accuracy and PSNR histograms with zero_at / full_at drawn, to judge the
+thresholds; per-item outcomes; the roster (every student, sortable, filterable, linked to their page);
+similarity between submissions; flags; SR crops of the weakest, median and strongest PSNR; students
+without a report. Student text is escaped by grader/pages/html.esc (see there).
 """
 from __future__ import annotations
 
-import html
-import re
 import statistics
+from urllib.parse import quote
 
-from grader.config import ITEM_IDS
+from grader.gradebook import Row
+from grader.items import ITEM_IDS
+from grader.pages import charts, html, roster, similarity_view
+from grader.pages.html import COLORS, esc, long_text
+from grader.pages.student import crops_html
+from grader.pages.thresholds import FORMATS, METRIC
 from grader.result import Report
 
-Entry = tuple[str, "Report | None", str]
-MAX_MESSAGE = 600
-MAX_CROPS = 6
-_B64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-COLORS = {"passed": "#2e7d32", "partial": "#f9a825", "failed": "#c62828", "error": "#6a1b9a"}
-CSS = """body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
-h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
-table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
-pre{white-space:pre-wrap;word-break:break-word;background:#f6f6f6;padding:6px;margin:4px 0;max-height:12em;overflow:auto}
-.k{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}.crop img{image-rendering:pixelated;height:128px}
-.crop{display:inline-block;margin:6px 12px 6px 0}.bad{color:#c62828}"""
-
-
-def esc(value: object) -> str:
-    """HTML-escaped text, with control characters (NUL, ANSI escapes) shown as U+FFFD."""
-    return html.escape(_CONTROL.sub("\ufffd", str(value)), quote=True)
 
 
 def _pct(report: Report) -> float:
     return 100.0 * report.score / report.max_score if report.max_score else 0.0
 
 
-def _histogram(reports: list[Report]) -> str:
-    bins = [0] * 10
-    for r in reports:
-        bins[min(9, int(_pct(r) // 10))] += 1
-    top, w, h, m = max(bins + [1]), 60, 200, 16  # m: room above the tallest bar for its count
-    bars = []
-    for i, n in enumerate(bins):
-        bh = int(h * n / top)
-        bars.append(f'<rect x="{40 + i * w}" y="{m + h - bh}" width="{w - 6}" height="{bh}" fill="#1565c0">'
-                    f"<title>{i * 10}-{i * 10 + 10}%: {n}</title></rect>"
-                    f'<text x="{40 + i * w + (w - 6) / 2}" y="{m + h - 4 - bh}" text-anchor="middle">{n}</text>'
-                    f'<text x="{40 + i * w + (w - 6) / 2}" y="{m + h + 16}" text-anchor="middle">{i * 10}–{i * 10 + 10}</text>')
-    return (f'<svg id="histogram" role="img" aria-label="score histogram" width="{60 + 10 * w}" height="{m + h + 40}" '
-            f'font-size="11">{"".join(bars)}<text x="{40 + 5 * w}" y="{m + h + 34}" text-anchor="middle">'
-            "score (% of max)</text></svg>")
+def _score_histogram(reports: list[Report]) -> str:
+    scale = charts.Scale(None, None, lambda v: f"{v:.0f}%", bounds=(0.0, 100.0))
+    return charts.histogram([_pct(r) for r in reports], scale, "Score (% of max)", "histogram", bins=10)
+
+
+def _metric(report: Report, item_id: str) -> float | None:
+    value = next((t.metrics.get(METRIC[item_id]) for t in report.tests if t.id == item_id), None)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _metric_histograms(reports: list[Report], scales: dict) -> str:
+    figs = []
+    for item_id, title in (("cnn.accuracy", "MNIST test accuracy"), ("sr.psnr", "Mean PSNR on BSDS300 test")):
+        values = [v for r in reports if (v := _metric(r, item_id)) is not None]
+        figs.append(charts.histogram(values, scales[item_id], title, f"hist-{item_id}"))
+    return (f'<div class="figs">{"".join(figs)}</div><p class="muted">Dashed lines: zero_at (no credit at or below) '
+            "and full_at (full credit) of this profile, from grading.yaml. The grey bar counts values below the axis.</p>")
 
 
 def _item_rates(reports: list[Report]) -> str:
@@ -73,59 +62,53 @@ def _item_rates(reports: list[Report]) -> str:
             f'height="{20 + 26 * len(ITEM_IDS)}" font-size="12">{"".join(rows)}</svg><div>{legend}</div>')
 
 
-def _table(head: list[str], rows: list[list[str]]) -> str:
-    th = "".join(f"<th>{esc(h)}</th>" for h in head)
-    return f"<table><tr>{th}</tr>" + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows) + "</table>"
+def _link(student: str, folders: dict[str, str]) -> str:
+    folder = folders.get(student)
+    return f'<a href="{esc(quote(folder))}/report.html">{esc(student)}</a>' if folder else esc(student)
 
 
-def _problems(entries: list[Entry]) -> str:
-    blocks = []
-    for student, report, error in entries:
-        if report is None or error:
-            blocks.append(f'<h3 class="bad">{esc(student)}: not graded</h3><pre>{esc((error or "no report")[:MAX_MESSAGE])}</pre>')
-            if report is None:
-                continue
-        bad = [t for t in report.tests if t.status != "passed"]
-        if bad:
-            items = "".join(f"<li><b>{esc(t.id)}</b> {esc(t.status)} {t.score:g}/{t.max_score:g}"
-                            f"<pre>{esc(t.output[:MAX_MESSAGE])}</pre></li>" for t in bad)
-            blocks.append(f"<details><summary>{esc(student)}: {report.score:g}/{report.max_score:g}, "
-                          f"{len(bad)} item(s) lost points</summary><ul>{items}</ul></details>")
-    return "".join(blocks) or "<p>None.</p>"
+def _crops(entries: list[Row], folders: dict[str, str]) -> str:
+    """All crops of the students with the lowest, the median and the highest PSNR."""
+    ranked = sorted(((v, s, r) for s, r, _ in entries if r is not None and (v := _metric(r, "sr.psnr")) is not None
+                     and crops_html(r)), key=lambda x: x[0])   # crops_html drops payloads that are not base64
+    picks = {id(x): x for x in (ranked[:1] + ranked[len(ranked) // 2:len(ranked) // 2 + 1] + ranked[-1:])}
+    blocks = [f"<h3>{_link(s, folders)}: {v:.2f} dB mean PSNR</h3><div class='figs'>{crops_html(r)}</div>"
+              for v, s, r in sorted(picks.values(), key=lambda x: x[0])]
+    return "".join(blocks) or "<p>No SR crops in these reports.</p>"
 
 
-def _crops(entries: list[Entry]) -> str:
-    figs = []
-    for student, report, _ in entries:
-        for image in (report.images if report else [])[:1]:  # one per student, for variety
-            data = str(image.get("png_base64", ""))
-            if len(figs) < MAX_CROPS and _B64.match(data):
-                figs.append(f'<figure class="crop"><img alt="{esc(image.get("label", ""))}" '
-                            f'src="data:image/png;base64,{data}"><figcaption>{esc(student)}: '
-                            f'{esc(image.get("label", ""))}</figcaption></figure>')
-    return "".join(figs) or "<p>No SR crops in these reports.</p>"
+def _flags(entries: list[Row], folders: dict[str, str]) -> str:
+    rows = [[_link(s, folders), "".join(long_text(f, 200) for f in r.flags)]
+            for s, r, _ in entries if r is not None and r.flags]
+    return html.table(["student", "flags"], rows) if rows else "<p>None.</p>"
 
 
-def render_summary_html(entries: list[Entry]) -> str:
-    """The whole page for `entries` = [(student_id, Report or None, error message)]."""
+def _not_graded(entries: list[Row]) -> str:
+    rows = [[esc(s), long_text(e or "no report was produced")] for s, r, e in entries if r is None]
+    return html.table(["student", "why"], rows) if rows else "<p>None.</p>"
+
+
+def render_summary_html(entries: list[Row], folders: dict[str, str] | None = None, scales: dict | None = None,
+                        similarity=None) -> str:
+    """The page for `entries` = [(student_id, Report or None, error)]; `folders`: student -> folder of its
+    report.html; `scales`: grader.pages.thresholds.scales(); `similarity`: grader.similarity.compare_class()."""
+    folders = folders or {}
+    scales = scales or {i: charts.Scale(None, None, f) for i, f in FORMATS.items()}
     entries = sorted(entries, key=lambda e: e[0])
     reports = [r for _, r, _ in entries if r is not None]
     pcts = [_pct(r) for r in reports]
     stats = (f"{len(entries)} submissions, {len(reports)} graded, {len(entries) - len(reports)} without a report. "
              + (f"Mean {statistics.mean(pcts):.1f}%, median {statistics.median(pcts):.1f}%." if pcts else ""))
-    slow = sorted(((s, r) for s, r, _ in entries if r is not None), key=lambda x: -x[1].duration_s)[:10]
-    slow_rows = [[esc(s), f"{r.duration_s:.1f}", f"{r.score:g}/{r.max_score:g}", esc(r.device)] for s, r in slow]
-    flag_rows = [[esc(s), "<br>".join(esc(f) for f in r.flags)] for s, r, _ in entries if r is not None and r.flags]
-    return "\n".join([
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width,initial-scale=1">',
-        f"<title>Grading summary</title><style>{CSS}</style></head><body>",
+    profiles = sorted({r.profile for r in reports})
+    body = "".join([
         f"<h1>Grading summary</h1><p>{esc(stats)}</p>",
-        "<h2>Score histogram</h2>", _histogram(reports),
+        f"<p class='muted'>Profile {esc(', '.join(profiles) or '–')}.</p>" if profiles else "",
+        "<h2>Score histogram</h2>", _score_histogram(reports),
+        "<h2>Metrics against the thresholds</h2>", _metric_histograms(reports, scales),
         "<h2>Per-item outcomes</h2>", _item_rates(reports),
-        "<h2>Slowest submissions</h2>", _table(["student", "seconds", "score", "device"], slow_rows),
-        "<h2>Submissions that lost points or failed</h2>", _problems(entries),
-        "<h2>Flags for review</h2>",
-        _table(["student", "flags"], flag_rows) if flag_rows else "<p>None.</p>",
-        "<h2>Super-resolution crops (bicubic | student | HR)</h2>", _crops(entries),
-        "</body></html>", ""])
+        "<h2>Roster</h2>", roster.roster_html(entries, folders),
+        "<h2>Similarity between submissions</h2>", similarity_view.similarity_section(similarity, lambda s: _link(s, folders)),
+        "<h2>Flags for review</h2>", _flags(entries, folders),
+        "<h2>Super-resolution crops (bicubic | student | HR)</h2>", _crops(entries, folders),
+        "<h2>Submissions without a report</h2>", _not_graded(entries)])
+    return html.page("Grading summary", body, roster.SCRIPT, roster.CSS + similarity_view.CSS)

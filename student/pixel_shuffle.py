@@ -5,9 +5,9 @@ pixel_unshuffle (C > 1, r in 2..4, H != W, extra leading dimensions, non-contigu
 PixelShuffle module's values and gradients, and that einops does the work: calling torch's own
 pixel_shuffle / nn.PixelShuffle / pixel_unshuffle here earns 0 for the item that calls it.
 
-Hint: `einops.rearrange(x, "... (c r1 r2) h w -> ... c (h r1) (w r2)", r1=r, r2=r)`-style patterns
-handle any number of leading dimensions. Think about the ORDER of c, r1, r2 in the channel axis: torch
-packs channel c's r*r sub-pixels next to each other. A test with C=1 cannot tell (r1 r2 c) from (c r1 r2).
+Hint: an `einops.rearrange` pattern that starts with `...` handles any number of leading dimensions.
+Think about the ORDER of c, r1, r2 in the channel axis: torch packs channel c's r*r sub-pixels next to
+each other. A test with C=1 cannot tell (r1 r2 c) from (c r1 r2).
 """
 import torch
 from einops import rearrange  # noqa: F401  (you will need it)

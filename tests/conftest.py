@@ -9,10 +9,20 @@ import pytest
 import yaml
 
 from grader.config import DEFAULT_CONFIG, REPO_ROOT, load_config
+from grader.data import Datasets
 from grader.orchestrator import grade
+from grader.paths import DataPaths
 
 REFERENCE = REPO_ROOT / "reference"
 STUDENT = REPO_ROOT / "student"
+
+# The test session is an entry point: the data folder is resolved once, to an absolute path, and handed to
+# every child process too (a relative GRADER_DATA_DIR would otherwise mean another folder in each cwd).
+if not os.environ.get("GRADER_DATA_DIR") and (REPO_ROOT.parent / "shared" / "datasets").is_dir():
+    os.environ["GRADER_DATA_DIR"] = str(REPO_ROOT.parent / "shared" / "datasets")
+PATHS = DataPaths.from_environment()
+os.environ.update(PATHS.environment())
+DATA = Datasets(PATHS)
 
 
 def write_submission(folder: Path, model: str | None = None, pixel_shuffle: str | None = None) -> Path:
@@ -55,7 +65,7 @@ def grade_files(tmp_path, fast_config):
 
     def run(model=None, pixel_shuffle=None, config=None, sandbox="process", **kwargs):
         folder = write_submission(tmp_path / f"sub{next(counter)}", model, pixel_shuffle)
-        return grade(folder, config or fast_config, sandbox=sandbox, **kwargs)
+        return grade(folder, config or fast_config, DATA, sandbox=sandbox, **kwargs)
     return run
 
 
@@ -63,9 +73,12 @@ def by_id(report):
     return {t.id: t for t in report.tests}
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _data_dir():
-    if not os.environ.get("GRADER_DATA_DIR"):
-        shared = REPO_ROOT.parent / "shared" / "datasets"
-        if shared.is_dir():
-            os.environ["GRADER_DATA_DIR"] = str(shared)
+def require_system(available: bool, what: str, install: str) -> None:
+    """A test that needs a system package: on a user's machine it skips, naming the install command; in CI
+    (GRADER_REQUIRE_SYSTEM_DEPS=1, set by .ci/run) it fails, so CI always proves it."""
+    if available:
+        return
+    message = f"{what} is not available here; install it with `{install}`"
+    if os.environ.get("GRADER_REQUIRE_SYSTEM_DEPS") == "1":
+        pytest.fail(f"{message} (required in CI: GRADER_REQUIRE_SYSTEM_DEPS=1)")
+    pytest.skip(message)

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REFERENCE, fast_rubric, write_submission
-from grader.batch import safe_name
+from grader import batch as batch_module
+from grader.batch import safe_name, submission_key
 from grader.config import REPO_ROOT, load_config
 
 REF_MODEL = (REFERENCE / "model.py").read_text()
@@ -81,6 +82,18 @@ def test_safe_name():
     for n in names:
         assert n and "/" not in n and "\0" not in n and not n.startswith(".") and n.isascii()
         assert n not in (".", "..") and len(n) < 120
+
+
+def test_resume_key_changes_with_the_files_the_rubric_the_profile_and_the_graders_code(monkeypatch):
+    """A rerun regrades exactly when something that decides the grade changed, a grader fix included."""
+    files = {"model.py": b"x = 1\n", "pixel_shuffle.py": b"y = 2\n"}
+    key = submission_key(files, "rubric-sha", "quick")
+    assert submission_key(dict(files), "rubric-sha", "quick") == key
+    assert submission_key({**files, "model.py": b"x = 2\n"}, "rubric-sha", "quick") != key
+    assert submission_key(files, "other-rubric-sha", "quick") != key
+    assert submission_key(files, "rubric-sha", "full") != key
+    monkeypatch.setattr(batch_module, "grader_code_sha256", lambda: "a fixed grader")
+    assert submission_key(files, "rubric-sha", "quick") != key
 
 
 def test_batch_mixed_interrupt_resume_change(tmp_path, rubric):
@@ -165,9 +178,10 @@ def test_canvas_zip_force_and_watchdog(tmp_path, rubric):
     second = stamps(out)
     assert all(second[s] != first[s] for s in first), "--force must regrade everyone"
 
-    # watchdog: margin chosen so the watchdog is 3 s, far below what grading takes
+    # watchdog: margin chosen so the watchdog is 0.5 s, below what any grade takes (the data check and one
+    # worker's `import torch` alone take longer; with the static check a failing submission can finish in 3 s)
     total = sum(i.timeout_s for i in load_config(rubric, "quick").items)
-    batch(bundle, tmp_path / "out2", rubric, "--margin", str(3 - total), jobs=1)
+    batch(bundle, tmp_path / "out2", rubric, "--margin", str(0.5 - total), jobs=1)
     rows = grades(tmp_path / "out2")
     assert set(rows) == {"1001", "1002"}
     for row in rows.values():

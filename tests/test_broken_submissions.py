@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REFERENCE, STUDENT, by_id, fast_rubric, write_submission
-from grader.checks import SHUFFLE_CASES
+from conftest import DATA, REFERENCE, STUDENT, by_id, fast_rubric, write_submission
+from grader.cases import SHUFFLE_CASES
 from grader.config import load_config
 from grader.orchestrator import grade
 from grader.result import read_report
@@ -120,7 +120,7 @@ def baseline(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("baseline")
     config = load_config(fast_rubric(tmp / "fast.yaml"), "quick")
     out = tmp / "r.json"
-    report = grade(write_submission(tmp / "ref"), config, sandbox="process", out=out)
+    report = grade(write_submission(tmp / "ref"), config, DATA, sandbox="process", out=out)
     check_report(report, out)
     for i in SHUFFLE_IDS + ("cnn.interface", "sr.interface"):
         assert by_id(report)[i].status == "passed", by_id(report)[i]
@@ -170,6 +170,7 @@ def test_wrong_channel_order_and_cnn_forward_raising(graded, baseline):
     report = graded(model=model, pixel_shuffle=shuffle)
     s = Soft(report)
     one_channel = sum(1 for shape, r, _ in SHUFFLE_CASES if shape[-3] == r * r)
+    s.check(one_channel == 0, "no graded case may have one output channel: (r1 r2 c) would pass it")
     s.item("pixel_shuffle.shapes", score=5, status="passed")
     s.item("pixel_shuffle.values", score=round(10 * one_channel / len(SHUFFLE_CASES), 2),
            status="partial" if one_channel else "failed",
@@ -208,13 +209,15 @@ def test_torch_pixel_shuffle_earns_no_einops_credit(how, graded, tmp_path):
     report = graded(pixel_shuffle=shuffle, config=rubric_with(tmp_path, keep=SHUFFLE_IDS), ids=SHUFFLE_IDS)
     s = Soft(report)
     s.check([t.id for t in report.tests] == list(SHUFFLE_IDS), "only the shuffle items were asked for")
-    s.item("pixel_shuffle.einops", score=0, status="failed", contains=("torch's own pixel shuffle",
-                                                                       "aten::pixel_shuffle", "einops"))
+    # decided by the trusted static check of pixel_shuffle.py, naming the line; the trace agrees
+    s.item("pixel_shuffle.einops", score=0, status="failed", contains=("static check", "line ", "einops"))
     s.check(s.items["pixel_shuffle.einops"].metrics.get("torch_shuffle") is True, "metrics.torch_shuffle",
             "pixel_shuffle.einops")
+    s.check(s.items["pixel_shuffle.einops"].metrics.get("evidence") == "static", "metrics.evidence",
+            "pixel_shuffle.einops")
     s.item("pixel_shuffle.shapes", score=5, status="passed")
-    s.item("pixel_shuffle.values", score=0, contains=("ran torch's own pixel_shuffle",))
-    s.item("pixel_shuffle.module", score=0, contains=("ran torch's own pixel_shuffle",))
+    s.item("pixel_shuffle.values", score=0, contains=("static check", "pixel_shuffle.py line"))
+    s.item("pixel_shuffle.module", score=0, contains=("static check", "pixel_shuffle.py line"))
     s.item("pixel_unshuffle.values", score=5, status="passed")
     s.check(report.score == pytest.approx(sum(t.score for t in report.tests)), "score is the sum")
     s.done()
@@ -275,7 +278,7 @@ def test_missing_shuffle_file_and_net_without_shuffle(fast_config, tmp_path, bas
     folder = write_submission(tmp_path / "sub", model=model)
     (folder / "pixel_shuffle.py").unlink()
     out = tmp_path / "r.json"
-    report = grade(folder, fast_config, sandbox="process", out=out)
+    report = grade(folder, fast_config, DATA, sandbox="process", out=out)
     check_report(report, out)
     s = Soft(report)
     for i in SHUFFLE_IDS:
@@ -283,7 +286,10 @@ def test_missing_shuffle_file_and_net_without_shuffle(fast_config, tmp_path, bas
     s.item("sr.interface", score=0, status="failed",
            contains=("expected output (2, 1, 34, 46), got (2, 4, 17, 23)",
                      "expected output (2, 1, 51, 69), got (2, 9, 17, 23)",
-                     "expected output (2, 1, 68, 92), got (2, 16, 17, 23)"))
-    s.item("sr.psnr", score=0, status=("error", "failed"), contains=("expected (16, 1, 64, 64)",))
+                     "expected output (2, 1, 68, 92), got (2, 16, 17, 23)",
+                     "r*r = 4 channels at the input size: the last conv's output is not pixel-shuffled",
+                     "end forward with your PixelShuffle(3)"))
+    s.item("sr.psnr", score=0, status=("error", "failed"),
+           contains=("expected (16, 1, 64, 64)", "r*r = 4 channels at the input size", "not pixel-shuffled"))
     s.same_as(baseline, *CNN_IDS)
     s.done()

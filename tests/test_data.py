@@ -9,44 +9,38 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader import data
-from grader.data import FIX, DataError, load_bsds, load_mnist, manifest, verify
+from conftest import PATHS
+from grader import oracle
+from grader.data import FIX, DataError, Datasets, verify
+from grader.paths import DataPaths, manifest
 
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fresh_cache(tmp_path_factory):
-    """A cold decode cache: these tests exercise torchvision's decoding (grader/oracle.py), not a leftover."""
-    mp = pytest.MonkeyPatch()
-    folder = tmp_path_factory.mktemp("decode-cache")
-    mp.setenv("GRADER_CACHE_DIR", str(folder))
-    load_mnist.cache_clear()
-    load_bsds.cache_clear()
-    yield folder
-    mp.undo()
-    load_mnist.cache_clear()
-    load_bsds.cache_clear()
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory) -> Datasets:
+    """The real data with a cold decode cache: these tests exercise torchvision's decoding (grader/oracle.py),
+    not a leftover. Another DataPaths is another cache entry of the loaders: nothing to clear or patch."""
+    return Datasets(DataPaths(PATHS.data, tmp_path_factory.mktemp("decode-cache")))
 
 
 @pytest.fixture(scope="module")
-def mnist():
-    return load_mnist()
+def mnist(fresh):
+    return fresh.mnist()
 
 
-def test_decoded_arrays_are_cached_for_the_owner_only(mnist, fresh_cache):
+def test_decoded_arrays_are_cached_for_the_owner_only(mnist, fresh):
     """The cache holds test labels and HR images, so the folder is private; a stale key is never read."""
-    from grader import oracle
-    folder = oracle.cache_dir()
-    assert folder.parent == fresh_cache
+    folder = oracle.cache_dir(fresh.paths)
+    assert folder.parent == fresh.paths.cache
     assert (folder.stat().st_mode & 0o777) == 0o700
     assert {"mnist_train_x.npy", "mnist_test_y.npy"} <= {p.name for p in folder.iterdir()}
     assert np.array_equal(np.load(folder / "mnist_test_y.npy"), mnist.test_y)
 
 
 def test_the_real_data_verifies():
-    verify()    # every file of both manifests present, with the committed checksum
+    verify(PATHS.data)    # every file of both manifests present, with the committed checksum
     assert len(manifest("mnist")) == 4
     assert len(manifest("bsds300")) == 300
 
@@ -74,8 +68,8 @@ def test_mnist_images_look_like_digits(mnist):
 
 
 @pytest.fixture(scope="module")
-def bsds_test_x2():
-    return load_bsds("test", 2)
+def bsds_test_x2(fresh):
+    return fresh.bsds("test", 2)
 
 
 def test_bsds_test_split_x2(bsds_test_x2):
@@ -107,15 +101,15 @@ def test_bicubic_baseline_is_torch_bicubic_of_the_lr(bsds_test_x2):
     assert np.array_equal(bsds_test_x2.bicubic[:5], want.numpy())
 
 
-def test_bsds_x3_crop_is_255():
-    split = load_bsds("test", 3)
+def test_bsds_x3_crop_is_255(fresh):
+    split = fresh.bsds("test", 3)
     assert split.hr.shape == (100, 1, 255, 255)
     assert split.lr.shape == (100, 1, 85, 85)
     assert split.lr.min() >= 0 and split.hr.max() <= 1
 
 
-def test_bsds_train_split_has_200_images():
-    split = load_bsds("train", 4)
+def test_bsds_train_split_has_200_images(fresh):
+    split = fresh.bsds("train", 4)
     assert split.hr.shape == (200, 1, 256, 256) and split.lr.shape == (200, 1, 64, 64)
 
 
@@ -123,12 +117,12 @@ def test_bsds_train_split_has_200_images():
 @pytest.fixture
 def data_copy(tmp_path):
     root = tmp_path / "data copy"
-    shutil.copytree(data.data_dir(), root)
+    shutil.copytree(PATHS.data, root)
     return root
 
 
 def test_verify_names_missing_and_corrupt_files_the_folder_and_the_fix(data_copy):
-    verify(root=data_copy)     # the intact copy passes
+    verify(data_copy)     # the intact copy passes
     missing = "bsds300/images/test/101085.jpg"
     corrupt = "mnist/raw/t10k-labels-idx1-ubyte.gz"
     (data_copy / missing).unlink()
@@ -137,33 +131,48 @@ def test_verify_names_missing_and_corrupt_files_the_folder_and_the_fix(data_copy
     raw[100] ^= 0xFF                    # one flipped byte, same size
     target.write_bytes(bytes(raw))
     with pytest.raises(DataError) as info:
-        verify(root=data_copy)
+        verify(data_copy)
     message = str(info.value)
-    assert missing in message
-    assert corrupt in message
-    assert "1 missing" in message and "1 with a wrong checksum" in message
+    assert f"missing: {missing}\n" in message
+    assert f"wrong checksum: {corrupt}\n" in message
+    assert "1 missing and 1 with a wrong checksum" in message
     assert str(data_copy) in message
-    assert FIX == "python -m grader data download"
-    assert f"`{FIX}`" in message
-    assert "GRADER_DATA_DIR" in message
+    assert "`python -m grader data download`" in message
+    assert "set GRADER_DATA_DIR to a folder holding mnist/raw/ and bsds300/images/" in message
 
 
 def test_loaders_refuse_damaged_data(data_copy):
     (data_copy / "mnist/raw/train-labels-idx1-ubyte.gz").write_bytes(b"not gzip")
+    damaged = Datasets(DataPaths(data_copy, PATHS.cache))
     with pytest.raises(DataError, match="train-labels-idx1-ubyte.gz"):
-        load_mnist(data_copy)
+        damaged.mnist()
     (data_copy / "bsds300/images/train/2092.jpg").unlink()
     with pytest.raises(DataError, match="bsds300/images/train/2092.jpg"):
-        load_bsds("train", 2, data_copy)
+        damaged.bsds("train", 2)
 
 
-def test_verify_uses_grader_data_dir(tmp_path, monkeypatch):
+def test_an_empty_data_folder_lists_every_missing_file_by_folder(tmp_path):
     empty = tmp_path / "nothing here"
     empty.mkdir()
-    monkeypatch.setenv("GRADER_DATA_DIR", str(empty))
     with pytest.raises(DataError) as info:
-        verify()
+        verify(empty)
     message = str(info.value)
-    assert str(empty) in message
-    assert "304 missing" in message and ", ...)" in message    # long lists are cut, with the count
+    assert f"304 missing in {empty}" in message
+    for rel in ("raw/train-images-idx3-ubyte.gz", "raw/t10k-labels-idx1-ubyte.gz"):
+        assert f"missing: mnist/{rel}\n" in message      # every MNIST file by name
+    assert "missing: bsds300/images/train/ (all 200 files)" in message   # a missing folder in one line
+    assert "missing: bsds300/images/test/ (all 100 files)" in message
     assert f"`{FIX}`" in message
+
+
+def test_data_paths_are_absolute_and_resolved_once_where_the_command_starts(tmp_path, monkeypatch):
+    (tmp_path / "course" / "data").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "course")
+    monkeypatch.setenv("GRADER_DATA_DIR", "data")
+    monkeypatch.setenv("GRADER_CACHE_DIR", "cache")
+    paths = DataPaths.from_environment()
+    assert paths.data == tmp_path / "course" / "data" and paths.cache == tmp_path / "course" / "cache"
+    monkeypatch.chdir(tmp_path)          # a later process elsewhere gets the same folders
+    assert paths.environment() == {"GRADER_DATA_DIR": str(tmp_path / "course" / "data"),
+                                   "GRADER_CACHE_DIR": str(tmp_path / "course" / "cache")}
+    assert DataPaths.from_environment(data=paths.environment()["GRADER_DATA_DIR"]).data == paths.data

@@ -1,23 +1,31 @@
-"""Every format is a rendering of the same Report: schema-valid, consistent points, hostile text contained."""
+"""Renderings of real reports (tests/fixtures, from real grades): each validates against its platform's
+schema, keeps points exact, never shows hidden items' text, and caps student text the same way everywhere."""
 from __future__ import annotations
 
 import base64
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import jsonschema
 import pytest
+from hypothesis import given, settings, strategies as st
+from lxml import etree
 
-from grader.formats import FORMATS, render
+from grader.formats import (GITHUB_RESULT_MAX_BYTES, PL_MAX_BYTES, TEXT_CAP, cap_text, clean_text, render,
+                            summable)
 from grader.gradebook import COLUMNS, write_grades_csv
 from grader.result import Report
-from report_fixtures import ALL
+from conftest import fast_rubric, write_submission
+from grader.config import REPO_ROOT
+from report_fixtures import FIXTURES, KINDS, REPORTS
 
-SCHEMAS = Path(__file__).resolve().parent.parent / "grader" / "schemas"
-KINDS = sorted(ALL)
+SCHEMAS = REPO_ROOT / "grader" / "schemas"
+JUNIT_XSD = etree.XMLSchema(etree.parse(str(FIXTURES / "junit-10.xsd")))
 
 
 def validate(text: str, schema_name: str) -> dict:
@@ -27,123 +35,246 @@ def validate(text: str, schema_name: str) -> dict:
     return data
 
 
+def hide(report: Report, item_id: str, visibility: str = "after_due_date") -> Report:
+    next(t for t in report.tests if t.id == item_id).visibility = visibility
+    return report
+
+
+def js_number(x: float) -> str:
+    """How JavaScript prints a number (GitHub Classroom's reporter): shortest round-trip, no '.0'."""
+    return repr(x)[:-2] if x == int(x) else repr(x)
+
+
 @pytest.mark.parametrize("kind", KINDS)
-def test_json_matches_schema_and_round_trips(kind):
-    report = ALL[kind]()
-    data = validate(render(report, "json"), "report.schema.json")
-    back = Report.from_dict(data)
-    assert back.score == report.score and [t.status for t in back.tests] == [t.status for t in report.tests]
+def test_fixtures_are_real_reports(kind):
+    data = validate((FIXTURES / f"report_{kind}.json").read_text(), "report.schema.json")
+    metrics = {t["id"]: set(t["metrics"]) for t in data["tests"]}
+    if kind == "passing":   # the names the grader really records (not invented ones such as psnr_db)
+        assert {"accuracy", "accuracy_shifted"} <= metrics["cnn.accuracy"] and "psnr" in metrics["sr.psnr"]
+    back = REPORTS[kind]()
+    assert render(back, "json") == render(Report.from_dict(json.loads(render(back, "json"))), "json")
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_gradescope_matches_schema_and_points(kind):
-    report = ALL[kind]()
+    report = REPORTS[kind]()
     data = validate(render(report, "gradescope"), "gradescope_results.schema.json")
     assert data["score"] == report.score
     assert sum(t["score"] for t in data["tests"]) == pytest.approx(report.score)
-    assert {t["status"] for t in data["tests"]} <= {"passed", "failed"}
     for ours, theirs in zip(report.tests, data["tests"]):
         assert theirs["status"] == ("passed" if ours.status == "passed" else "failed")
         assert theirs["visibility"] == ours.visibility and theirs["extra_data"]["status"] == ours.status
+        assert len(theirs["output"]) <= TEXT_CAP + 200
 
 
-def test_gradescope_partial_keeps_points_and_says_partial():
-    data = json.loads(render(ALL["partial"](), "gradescope"))
-    acc = next(t for t in data["tests"] if t["extra_data"]["id"] == "cnn.accuracy")
-    assert acc["status"] == "failed" and 0 < acc["score"] < acc["max_score"]
-    assert acc["output"].startswith("Partial credit")
-    assert all(t["output_format"] == "text" for t in data["tests"]) and data["output_format"] == "text"
-    assert data["extra_data"]["flags"] and data["tests"][8]["extra_data"]["metrics"]["nan_metric"] is None
+def test_gradescope_partial_credit_is_labelled():
+    data = json.loads(render(REPORTS["partial"](), "gradescope"))
+    values = next(t for t in data["tests"] if t["extra_data"]["id"] == "pixel_shuffle.values")
+    assert values["status"] == "failed" and 0 < values["score"] < values["max_score"]
+    assert values["output"].startswith("Partial credit") and "(r1 r2 c)" in values["output"]
+    assert data["extra_data"]["flags"] and all(t["output_format"] == "text" for t in data["tests"])
+
+
+def test_gradescope_summary_totals_only_visible_items():
+    report = hide(REPORTS["passing"](), "sr.psnr")   # 30 points shown after the due date
+    data = json.loads(render(report, "gradescope"))
+    assert "Score: 70/70" in data["output"] and "100/100" not in data["output"]
+    assert "30 more points" in data["output"]
+    assert "Score: 100/100" in json.loads(render(REPORTS["passing"](), "gradescope"))["output"]
+
+
+def test_gradescope_leaderboard_uses_real_metrics_of_visible_items():
+    report = REPORTS["passing"]()
+    metrics = {t.id: t.metrics for t in report.tests}
+    board = json.loads(render(report, "gradescope", leaderboard=True))["leaderboard"]
+    assert board == [{"name": "MNIST accuracy", "value": round(metrics["cnn.accuracy"]["accuracy"], 4)},
+                     {"name": "SR PSNR (dB)", "value": round(metrics["sr.psnr"]["psnr"], 4)}]
+    hidden = json.loads(render(hide(REPORTS["passing"](), "sr.psnr"), "gradescope", leaderboard=True))
+    assert [e["name"] for e in hidden["leaderboard"]] == ["MNIST accuracy"]
+    assert "leaderboard" not in json.loads(render(report, "gradescope"))
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_prairielearn_matches_schema(kind):
-    report = ALL[kind]()
+def test_prairielearn_matches_schema_and_size(kind):
+    report = REPORTS[kind]()
     text = render(report, "prairielearn")
     data = validate(text, "prairielearn_results.schema.json")
-    assert len(text.encode()) < 1_000_000
-    assert data["gradable"] is (kind != "crashed")
-    if kind == "crashed":
-        assert data["format_errors"] and all("SyntaxError" in e for e in data["format_errors"])
-    else:
-        assert data["score"] == pytest.approx(report.score / report.max_score, abs=1e-4)
-        assert sum(t["points"] for t in data["tests"]) == pytest.approx(report.score)
+    assert len(text.encode()) <= PL_MAX_BYTES
+    assert data["gradable"] is any(t.status != "error" for t in report.tests)
+    assert data["score"] == pytest.approx(report.score / report.max_score, abs=1e-4)
+    assert sum(t["points"] for t in data["tests"]) == pytest.approx(report.score)
 
 
-def test_prairielearn_images_and_withheld_output():
-    data = json.loads(render(ALL["partial"](), "prairielearn"))
-    psnr = next(t for t in data["tests"] if t["description"] == "sr.psnr")
-    assert psnr["images"][0]["url"].startswith("data:image/png;base64,")
-    assert "withheld" in psnr["output"] and "27.9" not in psnr["output"]  # after_due_date item
+def test_prairielearn_all_errors_is_not_gradable():
+    report = REPORTS["crashed"]()
+    for item in report.tests:
+        item.error(item.output)
+    data = validate(render(report, "prairielearn"), "prairielearn_results.schema.json")
+    assert data["gradable"] is False and len(data["format_errors"]) == 9
 
 
-def test_prairielearn_drops_images_over_one_megabyte():
-    report = ALL["passing"]()
-    report.images = [{"label": "huge", "png_base64": "A" * 1_100_000}]
+def test_prairielearn_images_and_output_follow_visibility():
+    shown = json.loads(render(REPORTS["passing"](), "prairielearn"))
+    psnr = next(t for t in shown["tests"] if t["description"] == "sr.psnr")
+    assert len(psnr["images"]) == 3 and psnr["images"][0]["url"].startswith("data:image/png;base64,")
+    report = REPORTS["partial"]()   # sr.psnr is after_due_date there
     text = render(report, "prairielearn")
-    assert len(text.encode()) < 1_000_000 and "Images omitted" in json.loads(text)["message"]
+    psnr = next(t for t in json.loads(text)["tests"] if t["description"] == "sr.psnr")
+    assert "withheld" in psnr["output"] and "data:image" not in text
+    value = next(t for t in report.tests if t.id == "sr.psnr").metrics["psnr"]
+    assert f"{value:.2f}" not in text
+
+
+def test_prairielearn_stays_under_one_mebibyte_with_huge_images_and_floods():
+    report = REPORTS["hostile"]()
+    report.images = REPORTS["passing"]().images * 40   # ~3 MB of crops
+    for item in report.tests:
+        item.visibility = "visible"
+    hide(report, "sr.psnr", "visible")
+    next(t for t in report.tests if t.id == "sr.psnr").status = "partial"
+    text = render(report, "prairielearn")
+    assert len(text.encode()) <= PL_MAX_BYTES and "Images omitted" in json.loads(text)["message"]
+
+
+def test_cap_text_keeps_the_message_and_the_tail_and_escapes_controls():
+    printed = "".join(f"line {n}\x1b[31m red\x1b[0m\x00\u202e\r\n" for n in range(5000))
+    text = cap_text("Grading your code stopped: boom\n--- what your code printed (tail) ---\n" + printed)
+    assert text.startswith("Grading your code stopped: boom") and text.rstrip().endswith("line 4999 red\\x00\\u202e")
+    assert f"capped at {TEXT_CAP} characters" in text and len(text) <= TEXT_CAP + 100
+    assert "\x1b" not in text and "\x00" not in text and "\u202e" not in text and "\r" not in text
+    assert cap_text("short and clean\n") == "short and clean\n"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(), st.sampled_from([500, 2000, TEXT_CAP]))
+def test_cap_text_is_bounded_and_printable_for_any_text(text, cap):
+    out = cap_text(text, cap)
+    assert len(out) <= cap + 100
+    assert clean_text(out) == out   # nothing left to escape
+    out.encode("utf-8")             # no lone surrogates
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_junit_parses_and_counts(kind):
-    report = ALL[kind]()
-    root = ET.fromstring(render(report, "junit").encode())
-    suite = root.find("testsuite")
-    cases = suite.findall("testcase")
-    assert [c.get("name") for c in cases] == [t.id for t in report.tests]
+def test_junit_validates_against_jenkins_xsd(kind):
+    report = REPORTS[kind]()
+    text = render(report, "junit")
+    doc = etree.fromstring(text.encode())
+    JUNIT_XSD.assertValid(doc)
+    suite = doc.find("testsuite")
+    assert [c.get("name") for c in suite.findall("testcase")] == [t.id for t in report.tests]
     assert int(suite.get("errors")) == sum(t.status == "error" for t in report.tests) == len(suite.findall("testcase/error"))
     assert int(suite.get("failures")) == len(suite.findall("testcase/failure"))
     props = {p.get("name"): p.get("value") for p in suite.find("properties")}
-    assert float(props["score"]) == report.score and float(props["max_score"]) == report.max_score
-    for case, item in zip(cases, report.tests):
-        cprops = {p.get("name"): p.get("value") for p in case.find("properties")}
-        assert float(cprops["score"]) == item.score and cprops["status"] == item.status
+    assert float(props["score"]) == report.score and float(suite.get("time")) == pytest.approx(report.duration_s, abs=1e-3)
 
 
-def test_junit_survives_control_characters():
-    text = render(ALL["partial"](), "junit")
+def test_junit_time_is_each_items_duration():
+    report = REPORTS["passing"]()
+    for n, item in enumerate(report.tests):
+        item.duration_s = 1.25 * n   # the per-item run time the orchestrator records
+    cases = ET.fromstring(render(report, "junit").encode()).iter("testcase")
+    assert [float(c.get("time")) for c in cases] == [1.25 * n for n in range(9)]
+
+
+def test_junit_escapes_hostile_text():
+    text = render(REPORTS["hostile"](), "junit")
     assert "\x00" not in text and "\x1b" not in text
-    failure = ET.fromstring(text.encode()).find(".//testcase[@name='pixel_shuffle.values']/failure")
-    assert "<script>alert(1)</script>" in failure.text  # escaped in XML, intact after parsing
+    JUNIT_XSD.assertValid(etree.fromstring(text.encode()))
+    error = ET.fromstring(text.encode()).find(".//testcase[@name='cnn.accuracy']/error")
+    assert "<script>alert(1)</script>" in error.text and "characters cut here" in error.text
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_github_points_line_and_summary(kind):
-    report = ALL[kind]()
+def test_github_points_line_and_fenced_student_text(kind):
+    report = REPORTS[kind]()
     text = render(report, "github")
     assert text.splitlines()[0] == f"Points {report.score:g}/{report.max_score:g}"
-    outside, inside, fence = [], [], None
-    for line in text.splitlines():  # student text may appear raw only inside a code fence
+    outside, fence = [], None
+    for line in text.splitlines():  # student text may appear only inside a code fence
         if fence is None and line.startswith("```"):
-            fence = line.rstrip("text")
+            fence = line[:len(line) - len("text")]
         elif fence is not None and line == fence:
             fence = None
-        else:
-            (outside if fence is None else inside).append(line)
+        elif fence is None:
+            outside.append(line)
     assert fence is None and "<script>" not in "\n".join(outside) and "\x00" not in text
+
+
+def test_github_result_fits_one_environment_variable():
+    report = REPORTS["hostile"]()
+    value = render(report, "github-result").strip()
+    assert len(value) <= GITHUB_RESULT_MAX_BYTES
+    runner = json.loads(base64.b64decode(value))
+    assert runner["status"] == "error" and [t["test_code"] for t in runner["tests"]] == [t.id for t in report.tests]
+    # the workflow hands it to the reporter in GRADE_RESULTS: exec must accept it (Linux: 128 KiB per string)
+    run = subprocess.run([sys.executable, "-c", "import os; print(len(os.environ['GRADE_RESULTS']))"],
+                         env={**os.environ, "GRADE_RESULTS": value}, capture_output=True, text=True)
+    assert run.returncode == 0 and int(run.stdout) == len(value)
+
+
+def test_github_result_total_has_no_float_noise():
+    report = REPORTS["passing"]()
+    for item, score in zip(report.tests, [5, 10, 3.65, 5, 5, 0, 30, 3.15, 19.24]):
+        item.score = score
+    report.recompute_score()
+    naive = 0.0
+    for item in report.tests:
+        naive += item.score
+    assert js_number(naive) == "81.03999999999999"   # what the reporter printed before the correction
     runner = json.loads(base64.b64decode(render(report, "github-result")))
-    assert runner["max_score"] == report.max_score
-    assert sum(t["score"] for t in runner["tests"]) == pytest.approx(report.score)
-    assert runner["status"] == {"passing": "pass", "partial": "fail", "crashed": "error"}[kind]
+    total = 0.0
+    for test in runner["tests"]:   # the reporter's own loop: acc.totalScore += score
+        total += test["score"]
+    assert f"Points {js_number(total)}/{js_number(runner['max_score'])}" == "Points 81.04/100"
 
 
-def test_csv_and_gradebook_rows(tmp_path):
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 3000), min_size=1, max_size=12))
+def test_summable_totals_are_exact_for_any_cent_scores(cents):
+    scores = [c / 100 for c in cents]
+    total = 0.0
+    for s in summable(scores):
+        total += s
+    assert total == round(sum(cents) / 100, 2)
+
+
+def test_csv_rows_follow_the_reports(tmp_path):
     path = tmp_path / "grades.csv"
-    rows = [(k, ALL[k](), "") for k in KINDS] + [("dave", None, "timed out after 900 s"), ("=cmd|x", None, "")]
+    rows = [(k, REPORTS[k](), "") for k in KINDS] + [("dave", None, "timed out after 900 s"), ("=cmd|x", None, "")]
     write_grades_csv(rows, path)
-    table = list(csv.DictReader(io.StringIO(path.read_text())))
-    assert tuple(table[0].keys()) == COLUMNS and len(table) == 5
-    by = {r["student"]: r for r in table}
-    assert by["passing"]["total"] == "100" and by["passing"]["status"] == "complete"
-    assert by["dave"]["status"] == "error" and by["dave"]["error"] == "timed out after 900 s"
-    assert by["'=cmd|x"]["status"] == "error"  # formula injection neutralised
-    assert "suspicious" in by["partial"]["flags"]
-    single = list(csv.DictReader(io.StringIO(render(ALL["partial"](), "csv"))))
-    assert len(single) == 1 and single[0]["cnn.accuracy"] == "18.6"
-    assert render(ALL["partial"](), "csv-row") == render(ALL["partial"](), "csv").splitlines(keepends=True)[1]
+    table = {r["student"]: r for r in csv.DictReader(io.StringIO(path.read_text()))}
+    assert tuple(next(iter(table.values())).keys()) == COLUMNS and len(table) == 6
+    for kind in KINDS:
+        report = REPORTS[kind]()
+        assert table[kind]["total"] == f"{report.score:g}"
+        assert [table[kind][t.id] for t in report.tests] == [f"{t.score:g}" for t in report.tests]
+    assert table["dave"]["status"] == "error" and table["dave"]["error"] == "timed out after 900 s"
+    assert table["'=cmd|x"]["status"] == "error"  # formula injection neutralised
+    assert "memorized" in table["partial"]["flags"]
+    partial = REPORTS["partial"]()
+    assert render(partial, "csv-row") == render(partial, "csv").splitlines(keepends=True)[1]
 
 
 def test_unknown_format_is_named():
     with pytest.raises(ValueError, match="unknown output format 'xml'.*gradescope"):
-        render(ALL["passing"](), "xml")
-    assert set(FORMATS) >= {"json", "gradescope", "prairielearn", "junit", "github", "csv"}
+        render(REPORTS["passing"](), "xml")
+
+
+@pytest.mark.parametrize("fmt", ["gradescope", "junit", "github-result"])
+def test_format_without_format_out_prints_only_the_rendering(fmt, tmp_path):
+    """`grade --format X` alone: stdout is the rendering and nothing else (the score table goes to stderr)."""
+    folder = write_submission(tmp_path / "sub", model="def oops(:\n", pixel_shuffle="import (\n")   # fast
+    env = {**os.environ}
+    env.pop("PYTHONPATH", None)
+    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(folder), "--profile", "quick",
+                          "--config", str(fast_rubric(tmp_path / "fast.yaml")), "--sandbox", "process",
+                          "--out", str(tmp_path / "r.json"), "--format", fmt], cwd=REPO_ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    if fmt == "junit":
+        JUNIT_XSD.assertValid(etree.fromstring(run.stdout.encode()))
+    elif fmt == "github-result":
+        assert json.loads(base64.b64decode(run.stdout))["max_score"] == 100
+    else:
+        assert json.loads(run.stdout)["score"] == 0
+    assert "Score: 0/100" in run.stderr and f"report: {tmp_path / 'r.json'}" in run.stderr

@@ -1,7 +1,7 @@
 """The worker's optimizers and schedules against torch.optim's: the same weights, bit for bit, after training;
 and the worker never paying for torch._dynamo.
 
-grader/worker.py writes out torch.optim's arithmetic because torch.optim's first call imports torch._dynamo
+grader/worker/optim.py writes out torch.optim's arithmetic because torch.optim's first call imports torch._dynamo
 (+150 MB RSS and +1.9 s per worker). That is only allowed if grading is unchanged, so every optimizer and
 schedule grading.yaml accepts trains the reference models here twice, from the same seed on the same real
 batches, once with torch.optim and once with the worker's code, and every parameter must be equal.
@@ -16,9 +16,9 @@ import sys
 import pytest
 import torch
 
-from grader import worker
+from grader.worker import optim, training
 from grader.config import REPO_ROOT, TRAIN_CHOICES
-from grader.data import load_bsds, load_mnist
+from conftest import DATA
 
 
 def reference_model():
@@ -54,8 +54,8 @@ def train_both(monkeypatch, make_model, train):
     models = []
     for use_torch in (False, True):
         if use_torch:
-            monkeypatch.setattr(worker, "make_optimizer", torch_optimizer)
-            monkeypatch.setattr(worker, "make_schedule", torch_schedule)
+            monkeypatch.setattr(optim, "make_optimizer", torch_optimizer)
+            monkeypatch.setattr(optim, "make_schedule", torch_schedule)
         torch.manual_seed(0)
         model = make_model()
         initial = [p.detach().clone() for p in model.parameters()]
@@ -69,7 +69,7 @@ def train_both(monkeypatch, make_model, train):
 
 @pytest.fixture(scope="module")
 def mnist():
-    data = load_mnist()
+    data = DATA.mnist()
     return torch.from_numpy(data.train_x[:4096].copy()), torch.from_numpy(data.train_y[:4096].copy())
 
 
@@ -80,11 +80,11 @@ def test_cnn_training_equals_torch_optim(monkeypatch, mnist, optimizer, schedule
 
     def train(model):
         x, y = mnist
-        opt = worker.make_optimizer(optimizer, model.parameters(), lr)
-        sched = worker.make_schedule(schedule, opt, lr, 30)
+        opt = optim.make_optimizer(optimizer, model.parameters(), lr)
+        sched = optim.make_schedule(schedule, opt, lr, 30)
         for step in range(30):
             batch = slice(64 * step, 64 * step + 64)
-            loss = torch.nn.functional.cross_entropy(model(worker.normalize_mnist(x[batch]))[0], y[batch])
+            loss = torch.nn.functional.cross_entropy(model(training.normalize_mnist(x[batch]))[0], y[batch])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -96,7 +96,7 @@ def test_cnn_training_equals_torch_optim(monkeypatch, mnist, optimizer, schedule
 
 def test_harness_classifier_loop_equals_torch_optim(monkeypatch, mnist):
     """The grading loop itself (train_classifier, the quick profile's AdamW) with either optimizer."""
-    train = lambda model: worker.train_classifier(model, *mnist, steps=40, batch_size=64, lr=1e-3, optimizer="adamw")
+    train = lambda model: training.train_classifier(model, *mnist, steps=40, batch_size=64, lr=1e-3, optimizer="adamw")
     train_both(monkeypatch, ref.CNN, train)
 
 
@@ -104,11 +104,11 @@ def test_harness_classifier_loop_equals_torch_optim(monkeypatch, mnist):
 def test_harness_sr_loop_equals_torch_optim(monkeypatch, profile):
     """train_super_resolution as each profile configures it: Adam with one-cycle (momentum cycled too) on
     32x32 patches, and Adam with cosine annealing on whole crops."""
-    bsds = load_bsds("train", 2)
+    bsds = DATA.bsds("train", 2)
     lr_images, hr_images = torch.from_numpy(bsds.lr[:40].copy()), torch.from_numpy(bsds.hr[:40].copy())
     settings = {"quick": dict(steps=20, batch_size=16, patch=32, lr=0.003, schedule="onecycle"),
                 "full": dict(steps=6, batch_size=2, patch=0, lr=0.001, schedule="cosine")}[profile]
-    train = lambda model: worker.train_super_resolution(model, lr_images, hr_images, r=2, optimizer="adam", **settings)
+    train = lambda model: training.train_super_resolution(model, lr_images, hr_images, r=2, optimizer="adam", **settings)
     train_both(monkeypatch, lambda: ref.Net(2), train)
 
 
@@ -118,17 +118,19 @@ def test_worker_never_imports_dynamo():
     code = f"""
 import sys, torch
 sys.path.insert(0, {str(REPO_ROOT / 'grader')!r}); sys.path.insert(0, {str(REPO_ROOT / 'reference')!r})
-import worker, model, pixel_shuffle
-worker.configure_torch(threads=2)
+from worker import tracing, training
+import model, pixel_shuffle
+training.configure_torch(threads=2)
+log = tracing.install_shuffle_log()
 x = torch.randn(2, 12, 5, 7, requires_grad=True)
-out, ops, einops_ran = worker.traced_call(pixel_shuffle.PixelShuffle(2), x)
+out, ops, einops_ran = tracing.traced_call(pixel_shuffle.PixelShuffle(2), x)
 out.sum().backward()
 assert einops_ran and "pixel_shuffle" not in ops and x.grad is not None, ops
 images = torch.randint(0, 256, (256, 28, 28), dtype=torch.uint8)
-worker.train_classifier(model.CNN(), images, torch.randint(0, 10, (256,)), steps=3, batch_size=64, lr=1e-3)
+training.train_classifier(model.CNN(), images, torch.randint(0, 10, (256,)), steps=3, batch_size=64, lr=1e-3)
 hr = torch.rand(4, 1, 64, 64)
-worker.train_super_resolution(model.Net(2), hr[..., ::2, ::2].contiguous(), hr, r=2, steps=3, batch_size=2,
-                              patch=16, lr=1e-3, schedule="onecycle")
+training.train_super_resolution(model.Net(2), hr[..., ::2, ::2].contiguous(), hr, r=2, steps=3, batch_size=2,
+                                patch=16, lr=1e-3, schedule="onecycle")
 print(sorted(m for m in sys.modules if m.startswith(("torch._dynamo", "torch._inductor")))[:3],
       torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
 """

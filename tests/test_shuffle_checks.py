@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +14,10 @@ from einops import rearrange
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.checks import (CHECK_CASES, MODULE_CASES, SHUFFLE_CASES, UNSHUFFLE_CASES, channel_order_mistake,
-                           grad_weight, make_case, torch_answers)
+from conftest import PATHS
+from grader import cases, oracle
+from grader.cases import CHECK_CASES, MODULE_CASES, SHUFFLE_CASES, UNSHUFFLE_CASES, grad_weight, make_case
+from grader.checks.shuffle import channel_order_mistake, torch_answers
 from grader.config import REPO_ROOT
 
 PROPS = settings(max_examples=30, deadline=None)
@@ -87,7 +90,7 @@ def test_make_case_gives_distinct_values_and_the_stored_layout(shape_r, transpos
 def test_cached_torch_answers_equal_torch_on_every_case(fn):
     """What the trusted side compares with (computed by grader/oracle.py, read from its cache) is exactly
     torch's F.pixel_shuffle / F.pixel_unshuffle, and for the module pixel_unshuffle(w) as the gradient."""
-    answers = torch_answers(fn)
+    answers = torch_answers(PATHS, fn)
     torch_fn = F.pixel_unshuffle if fn == "pixel_unshuffle" else F.pixel_shuffle
     for k, (shape, r, transposed) in enumerate(CHECK_CASES[fn]):
         x, _ = torch_case(shape, transposed, seed=k)
@@ -99,6 +102,24 @@ def test_cached_torch_answers_equal_torch_on_every_case(fn):
             assert np.array_equal(answers[f"grad{k}"], x.grad.numpy()), (fn, k)
     assert sorted(answers) == sorted([f"out{k}" for k in range(len(CHECK_CASES[fn]))]
                                      + ([f"grad{k}" for k in range(len(CHECK_CASES[fn]))] if fn == "PixelShuffle" else []))
+
+
+def test_the_answer_cache_key_covers_the_case_generators(tmp_path, monkeypatch):
+    """Changing a case's input generator (here grad_weight's seed) must change the cache folder, or a warm
+    cache would pair new inputs with stale torch answers and fail every correct PixelShuffle."""
+    before = oracle.cache_key()
+    source = Path(cases.__file__).read_text()
+    assert "default_rng(100 + k)" in source
+    edited = tmp_path / "cases.py"
+    edited.write_text(source.replace("default_rng(100 + k)", "default_rng(101 + k)"))
+    monkeypatch.setattr(cases, "__file__", str(edited))
+    oracle.cache_key.cache_clear()
+    try:
+        assert oracle.cache_key() != before
+    finally:
+        monkeypatch.undo()
+        oracle.cache_key.cache_clear()
+    assert oracle.cache_key() == before
 
 
 def test_make_case_seeds_give_different_cases():
@@ -140,7 +161,7 @@ def test_right_order_and_unrelated_mistakes_get_no_channel_hint(shape_r, seed):
 @PROPS
 @given(shape_r=shuffle_inputs(min_c=1, max_c=1), seed=st.integers(0, 10_000))
 def test_with_one_channel_orders_keeping_r1_before_r2_are_indistinguishable(shape_r, seed):
-    """C=1 cannot tell (c r1 r2), (r1 c r2) and (r1 r2 c) apart: why every case but one has C > 1."""
+    """C=1 cannot tell (c r1 r2), (r1 c r2) and (r1 r2 c) apart: why every graded case has C > 1."""
     shape, r = shape_r
     x, _ = torch_case(shape, False, seed)
     right = F.pixel_shuffle(x, r).numpy()
@@ -154,13 +175,10 @@ def test_with_one_channel_orders_keeping_r1_before_r2_are_indistinguishable(shap
             assert channel_order_mistake(out, x, r) is not None
 
 
-def test_all_cases_but_one_have_more_than_one_channel():
-    shuffle_c = [channels(shape, r) for shape, r, _ in SHUFFLE_CASES]
-    module_c = [channels(shape, r) for shape, r, _ in MODULE_CASES]
+def test_every_case_has_more_than_one_channel_and_covers_the_promised_shapes():
     for shape, r, _ in SHUFFLE_CASES + MODULE_CASES:
         assert shape[-3] % (r * r) == 0, f"case {shape} is not a valid pixel_shuffle input for r={r}"
-    assert sorted(shuffle_c + module_c).count(1) == 1, (shuffle_c, module_c)
-    assert all(c > 1 for c in module_c)
+        assert channels(shape, r) > 1, f"case {shape}, r={r} has one output channel: wrong orders pass it"
     assert all(shape[-3] > 1 for shape, _, _ in UNSHUFFLE_CASES)
     # the cases cover what the student docstring promises: r in 2..4, H != W, leading dims, non-contiguous
     assert {r for _, r, _ in SHUFFLE_CASES} == {2, 3, 4}
@@ -169,25 +187,23 @@ def test_all_cases_but_one_have_more_than_one_channel():
     assert any(t for _, _, t in SHUFFLE_CASES) and any(t for _, _, t in UNSHUFFLE_CASES)
 
 
-@pytest.mark.parametrize("order", WRONG, ids=lambda o: " ".join(o))
-@pytest.mark.parametrize("name,cases", [("shuffle", SHUFFLE_CASES), ("module", MODULE_CASES)])
-def test_each_wrong_order_fails_some_graded_case(order, name, cases):
-    caught = []
-    for k, (shape, r, transposed) in enumerate(cases):
-        x, _ = torch_case(shape, transposed, seed=k)
-        if not torch.equal(shuffled(x, r, order), F.pixel_shuffle(x, r)):
-            caught.append(k)
-            assert channel_order_mistake(shuffled(x, r, order).numpy(), x, r) is not None
-    assert caught, f"no {name} case tells ({' '.join(order)}) from torch's order"
+GRADED = [(fn, k, case) for fn, cases_ in CHECK_CASES.items() for k, case in enumerate(cases_)]
 
 
-@pytest.mark.parametrize("order", WRONG, ids=lambda o: " ".join(o))
-def test_each_wrong_unshuffle_order_fails_some_graded_case(order):
-    for k, (shape, r, transposed) in enumerate(UNSHUFFLE_CASES):
-        x, _ = torch_case(shape, transposed, seed=k)
-        if not torch.equal(unshuffled(x, r, order), F.pixel_unshuffle(x, r)):
-            return
-    pytest.fail(f"no unshuffle case tells ({' '.join(order)}) from torch's order")
+@pytest.mark.parametrize("fn,k,case", GRADED, ids=[f"{fn}-{k}" for fn, k, _ in GRADED])
+def test_every_graded_case_fails_every_wrong_channel_order_and_names_it(fn, k, case):
+    """A right implementation passes the case; each of the 5 wrong orders of (c r1 r2) fails it, and the
+    failure message names the order the student used."""
+    shape, r, transposed = case
+    x, _ = torch_case(shape, transposed, seed=k)
+    unshuffle = fn == "pixel_unshuffle"
+    torch_fn, ours = (F.pixel_unshuffle, unshuffled) if unshuffle else (F.pixel_shuffle, shuffled)
+    assert torch.equal(ours(x, r, RIGHT), torch_fn(x, r))
+    for order in WRONG:
+        out = ours(x, r, order)
+        assert not torch.equal(out, torch_fn(x, r)), f"{fn} case {k} {shape} r={r} passes ({' '.join(order)})"
+        hint = channel_order_mistake(out.numpy(), x, r, unshuffle=unshuffle)
+        assert hint is not None and f"({' '.join(order)})" in hint, (order, hint)
 
 
 # ------------------------------------------------------------------ the reference solution

@@ -17,8 +17,10 @@ from grader.config import REPO_ROOT
 PROBE = """
 import json, re, sys
 from grader.config import load_config
+from grader.data import Datasets
 from grader.orchestrator import grade
-report = grade(sys.argv[1], load_config(sys.argv[2], "quick"), sandbox="process")
+from grader.paths import DataPaths
+report = grade(sys.argv[1], load_config(sys.argv[2], "quick"), Datasets(DataPaths.from_environment()), sandbox="process")
 print(json.dumps({"score": report.score, "statuses": {t.id: t.status for t in report.tests},
                   "imported": sorted(m for m in ("torch", "torchvision") if m in sys.modules),
                   # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec from the forking parent (pytest)

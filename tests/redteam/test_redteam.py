@@ -4,7 +4,8 @@ Each case is graded by grader.orchestrator.grade (in this process, so the data s
 rubric: 30 MNIST steps, 3 SR steps, on the first 4000/1000 MNIST and 8/6 BSDS images (subset.py), item
 timeouts of 10-25 s and a 2 GB memory limit. Then: the report file is valid JSON with all 9 item ids, the
 bounds and messages of cases.yaml hold, and no process of the sandbox uid, no stray named `redteam_stray`
-and no descendant of this process survives. A few cases also go through the real command line
+and no descendant of this process survives; for cases marked `then_reference`, the reference graded right
+after scores exactly as it does alone, unflagged. A few cases also go through the real command line
 (`python -m grader grade`, exit status 0), and one grading is stopped by SIGTERM mid-training.
 
     REDTEAM_RESULTS=/tmp/redteam.json pytest tests/redteam    # also writes every case's scores there
@@ -23,10 +24,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import fast_rubric, write_submission
+from conftest import PATHS, fast_rubric, require_system, write_submission
 from grader.config import ITEM_IDS, load_config
 from grader.orchestrator import grade
-from grader.sandbox import SANDBOX_UID, _alive, _descendants, bwrap_works
+from grader.sandbox import bwrap_works, sandbox_uid
+from grader.sandbox.reaper import alive as _alive, descendants as _descendants
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -39,7 +41,9 @@ MAX_GRADE_S = 300           # an attack submission must not hold the grader long
 RESULTS: dict[str, dict] = {}
 
 sys.path.insert(0, str(HERE))
-import subset  # noqa: E402
+from subset import SubsetDatasets  # noqa: E402
+
+DATA = SubsetDatasets(PATHS)
 
 
 def write_rubric(path: Path, mnist_steps: int = 30, sr_steps: int = 3) -> Path:
@@ -54,9 +58,7 @@ def write_rubric(path: Path, mnist_steps: int = 30, sr_steps: int = 3) -> Path:
 
 @pytest.fixture(scope="module")
 def rubric(tmp_path_factory):
-    restore = subset.install()
-    yield write_rubric(tmp_path_factory.mktemp("redteam-rubric") / "fast.yaml")
-    restore()
+    return write_rubric(tmp_path_factory.mktemp("redteam-rubric") / "fast.yaml")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -75,9 +77,9 @@ def submission(name: str, tmp_path: Path) -> Path:
 
 
 def needs(mode):
-    if mode == "bwrap" and not bwrap_works():
-        pytest.fail("bubblewrap is missing or cannot create namespaces here: install the `bubblewrap` package "
-                    "(.ci/run does) to run the red team in the sandbox LMS containers use")
+    if mode == "bwrap":
+        require_system(bwrap_works(), "bubblewrap (the sandbox LMS containers use)",
+                       "sudo apt-get install bubblewrap")
 
 
 def survivors() -> list[str]:
@@ -91,7 +93,7 @@ def survivors() -> list[str]:
             uid = os.stat(f"/proc/{entry}").st_uid
         except OSError:
             continue
-        if (comm == "redteam_stray" or uid == SANDBOX_UID) and _alive(int(entry)):
+        if (comm == "redteam_stray" or uid == sandbox_uid()) and _alive(int(entry)):
             found.append(f"{entry} ({comm}, uid {uid})")
     found += [f"{pid} (descendant)" for pid in _descendants(os.getpid()) if _alive(pid)]
     return sorted(set(found))
@@ -108,6 +110,7 @@ def expectation(name: str, mode: str) -> dict:
     spec = {k: v for k, v in CASES[name].items() if k not in MODES}
     for key, value in (CASES[name].get(mode) or {}).items():
         spec[key] = {**spec.get(key, {}), **value} if isinstance(value, dict) else value
+    spec["absent"] = [path.format(repo=REPO) for path in spec.get("absent", [])]
     return spec
 
 
@@ -140,6 +143,8 @@ def check_report(name: str, mode: str, data: dict) -> list[str]:
             problems.append(f"{item_id}: output of {len(t['output'])} characters")
     if spec.get("flags") and not any(spec["flags"] in f for f in data["flags"]):
         problems.append(f"no flag containing {spec['flags']!r} in {data['flags']}")
+    if spec.get("no_flag") and any(spec["no_flag"] in f for f in data["flags"]):
+        problems.append(f"a flag contains {spec['no_flag']!r}: {data['flags']}")
     if spec.get("no_flags") and data["flags"]:
         problems.append(f"unexpected flags {data['flags']}")
     for path in spec.get("absent", []):
@@ -150,8 +155,8 @@ def check_report(name: str, mode: str, data: dict) -> list[str]:
 
 def cleanup_attack_files():
     """Remove what attacks may have left where `process` mode (root, no uid drop) let them write."""
-    for path in ("/work/main/grader/_redteam_probe.txt", str(REPO / "grader" / "_redteam_probe.txt"),
-                 "/tmp/redteam-report.json", "/tmp/redteam_pickle_pwned"):
+    for path in (str(REPO / "grader" / "_redteam_probe.txt"), "/tmp/redteam-report.json",
+                 "/tmp/redteam_pickle_pwned"):
         try:
             os.unlink(path)
             RESULTS.setdefault("_left_behind", []).append(path)
@@ -164,8 +169,9 @@ def record(name, mode, data, seconds, problems, left):
         "seconds": round(seconds, 1), "score": data.get("score"), "flags": data.get("flags"),
         "sandbox_note": data.get("sandbox_note"), "problems": problems, "survivors": left,
         "items": {t["id"]: [t["score"], t["max_score"], t["status"], t["output"][:160]] for t in data["tests"]},
-        "metrics": {t["id"]: {k: v for k, v in t["metrics"].items() if k in ("accuracy", "accuracy_shifted",
-                                                                              "embedding_dim", "psnr")}
+        "metrics": {t["id"]: {k: v for k, v in t["metrics"].items() if k in (
+            "accuracy", "accuracy_heldout", "untrained_accuracy", "buffers_only_accuracy", "params_and_buffers",
+            "evidence", "embedding_dim", "psnr")}
                     for t in data["tests"] if t["metrics"]}}
     if os.environ.get("REDTEAM_RESULTS"):   # one line per case as it finishes, for long runs
         with open(os.environ["REDTEAM_RESULTS"] + "l", "a") as f:
@@ -182,19 +188,37 @@ PROCESS_CASES = ["exit_at_import", "exit_mid_training", "signals_ignored_loop", 
 RUNS = [(name, "bwrap") for name in sorted(CASES)] + [(name, "process") for name in PROCESS_CASES]
 
 
+@pytest.fixture(scope="module")
+def reference_scores(rubric, tmp_path_factory):
+    """The reference graded once with the red-team rubric: what it must still get right after an attack."""
+    report = grade(REPO / "reference", load_config(rubric, "quick"), DATA, sandbox="bwrap")
+    return {t.id: t.score for t in report.tests}
+
+
+def check_reference_after(rubric, reference_scores) -> list[str]:
+    """Grade the reference right after an attack: nothing the attack did may change its grade."""
+    report = grade(REPO / "reference", load_config(rubric, "quick"), DATA, sandbox="bwrap")
+    after = {t.id: t.score for t in report.tests}
+    return [f"the reference graded after the attack got {after} instead of {reference_scores}"] * \
+        (after != reference_scores) + [f"the reference graded after the attack was flagged: {report.flags}"] * \
+        bool(report.flags)
+
+
 @pytest.mark.parametrize("name,mode", RUNS)
-def test_case(name, mode, rubric, tmp_path):
+def test_case(name, mode, rubric, tmp_path, request):
     needs(mode)
     for path in expectation(name, mode).get("absent", []):
         assert not os.path.exists(path), f"{path} exists before the case ran"
     config = load_config(rubric, "quick")
     out = tmp_path / "redteam" / "report.json"
     started = time.monotonic()
-    grade(submission(name, tmp_path), config, out=out, sandbox=mode)
+    grade(submission(name, tmp_path), config, DATA, out=out, sandbox=mode)
     seconds = time.monotonic() - started
     left = wait_for_no_survivors()
     data = json.loads(out.read_text())
     problems = check_report(name, mode, data)
+    if CASES[name].get("then_reference") and mode == "bwrap":
+        problems += check_reference_after(rubric, request.getfixturevalue("reference_scores"))
     record(name, mode, data, seconds, problems, left)
     cleanup_attack_files()
     assert not left, f"processes survived the grading: {left}"
@@ -238,7 +262,7 @@ def test_sigterm_leaves_a_valid_report(mode, tmp_path):
     proc = run_cli(REPO / "reference", mode, out, rubric)
     deadline = time.monotonic() + 90
     for line in proc.stderr:
-        if "cnn_train" in line or time.monotonic() > deadline:
+        if "cnn.accuracy" in line or time.monotonic() > deadline:
             break
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)

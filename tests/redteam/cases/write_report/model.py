@@ -23,8 +23,15 @@ for path in targets:
             json.dump(FORGED, f)
     except OSError:
         pass
-# and leave a file in the grader's own folder (a real attacker would patch checks.py here)
-for folder in ("/work/main/grader", "../../grader", os.path.expanduser("~")):
+# and leave a file in the grader's own folder (a real attacker would patch its code here): the grader runs
+# from its checkout, so every other process's working folder + /grader is a candidate
+folders = {"../../grader", os.path.expanduser("~")}
+for pid in os.listdir("/proc"):
+    try:
+        folders.add(os.path.join(os.readlink(f"/proc/{pid}/cwd"), "grader"))
+    except OSError:
+        continue
+for folder in sorted(folders):
     try:
         with open(os.path.join(folder, "_redteam_probe.txt"), "w") as f:
             f.write("written by tests/redteam/cases/write_report\n")

@@ -1,0 +1,59 @@
+"""The students' starter repository: `python -m grader package handout --out DIR`.
+
+It holds what students need to do the practical and grade it themselves: the `student/` stubs, the grader
+(with its pytest plugin, so `pytest grader` works), the rubric, the dataset manifests, pyproject.toml and a
+students' README. It never holds the solution or anything derived from it: no reference/, tests/ (they
+contain working shuffles), bench/, the instructor-only parts of the grader (packaging, calibration), and
+the rubric's calibration keeps only the thresholds unless `keep_evidence` (the reference's measured runs,
+means and notes are the instructor's). tests/test_handout.py lists the files and greps them for the
+reference's code.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from . import __version__
+from .bundle import data_files, grader_files
+from .config import CALIBRATION_MARKER, REPO_ROOT, Config, load_config
+from .templates import fill
+
+THRESHOLD_KEYS = ("zero_at", "full_at", "baseline", "device", "seeds", "torch", "date")
+MARKER = ".grader-handout"   # marks a folder as a handout, so a rebuild may replace it
+
+
+def public_rubric(text: str, keep_evidence: bool = False) -> str:
+    """grading.yaml's text with the calibration section cut down to the thresholds (comments kept)."""
+    if keep_evidence or CALIBRATION_MARKER not in text:
+        return text
+    head = text.split(CALIBRATION_MARKER)[0].rstrip() + "\n\n"
+    calibration = (yaml.safe_load(text) or {}).get("calibration") or {}
+    public = {profile: {item: {k: v for k, v in values.items() if k in THRESHOLD_KEYS}
+                        for item, values in (items or {}).items()}
+              for profile, items in calibration.items()}
+    body = yaml.safe_dump({"calibration": public}, sort_keys=False, default_flow_style=False)
+    return head + CALIBRATION_MARKER + "\n" + body
+
+
+def item_table(config: Config) -> str:
+    later = {"after_due_date": "after the due date", "after_published": "when grades are published",
+             "hidden": "never (instructors only)"}
+    rows = ["| item | what is checked | points | official result shown |", "|---|---|---|---|"]
+    rows += [f"| `{i.id}` | {i.name} | {i.points:g} | {later.get(i.visibility, 'right away')} |" for i in config.items]
+    return "\n".join(rows)
+
+
+def handout_files(config_path: Path, keep_evidence: bool = False) -> dict[str, bytes | str | Path]:
+    rubric = public_rubric(config_path.read_text(), keep_evidence)
+    config = load_config(config_path, "quick")
+    files: dict[str, bytes | str | Path] = dict(grader_files(handout=True))
+    files.update(data_files(include_data=False))
+    files.update({f"student/{name}": REPO_ROOT / "student" / name for name in ("model.py", "pixel_shuffle.py")})
+    files["grading.yaml"] = rubric
+    files["pyproject.toml"] = REPO_ROOT / "pyproject.toml"
+    files[".gitignore"] = "__pycache__/\n*.pyc\ndatasets/mnist/raw/\ndatasets/bsds300/images/\ngrading-report.json\n"
+    files["README.md"] = fill("handout/README.md", {"MAX_SCORE": f"{config.max_score:g}", "VERSION": __version__,
+                                                   "ITEM_TABLE": item_table(config)})
+    files[MARKER] = f"grader {__version__}\n"
+    return files

@@ -1,0 +1,66 @@
+"""The rubric items the grader knows: one declaration each, from which everything else is derived.
+
+grading.yaml says what an item is worth (points, budgets, thresholds, visibility); this registry says what
+it *is*: the group that scores it (one fresh worker per group, `grader/checks/<group>.py`), the student
+file it needs, the worker call whose reply it is scored from, and for a trained item the metric its
+calibrated thresholds apply to.
+
+To add an item: declare it here, give it points in grading.yaml, and score it in its group's module.
+
+>>> SPECS["sr.psnr"].trained, SPECS["sr.psnr"].file
+(True, 'model.py')
+>>> items_of("cnn")
+('cnn.interface', 'cnn.accuracy')
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    id: str          # stable: reports, gradebooks and LMS exports are keyed by it
+    group: str       # the module of grader/checks/ that scores it
+    file: str        # the student file it needs; without it the item is an error, nothing runs
+    evidence: str    # the worker call it is scored from; items sharing one fail together when it fails
+    metric: str | None = None   # trained items: the report metric that zero_at / full_at apply to
+    baseline: str = ""          # trained items: what zero_at is measured on when calibrating
+
+    @property
+    def trained(self) -> bool:
+        return self.metric is not None
+
+
+ITEMS = (
+    ItemSpec("pixel_shuffle.shapes", "shuffle", "pixel_shuffle.py", "pixel_shuffle"),
+    ItemSpec("pixel_shuffle.values", "shuffle", "pixel_shuffle.py", "pixel_shuffle"),
+    ItemSpec("pixel_shuffle.einops", "shuffle", "pixel_shuffle.py", "pixel_shuffle"),
+    ItemSpec("pixel_shuffle.module", "shuffle", "pixel_shuffle.py", "PixelShuffle"),
+    ItemSpec("pixel_unshuffle.values", "shuffle", "pixel_shuffle.py", "pixel_unshuffle"),
+    ItemSpec("cnn.interface", "cnn", "model.py", "cnn_interface"),
+    ItemSpec("cnn.accuracy", "cnn", "model.py", "cnn_train", metric="accuracy",
+             baseline="linear softmax classifier, same budget"),
+    ItemSpec("sr.interface", "sr", "model.py", "sr_interface"),
+    ItemSpec("sr.psnr", "sr", "model.py", "sr_train", metric="psnr", baseline="bicubic upsampling"),
+)
+SPECS = {spec.id: spec for spec in ITEMS}
+ITEM_IDS = tuple(SPECS)
+TRAINED_IDS = tuple(spec.id for spec in ITEMS if spec.trained)
+GROUPS = tuple(dict.fromkeys(spec.group for spec in ITEMS))   # in rubric order: shuffle, cnn, sr
+SUBMISSION_FILES = tuple(sorted({spec.file for spec in ITEMS}))
+
+
+def items_of(group: str) -> tuple[str, ...]:
+    return tuple(spec.id for spec in ITEMS if spec.group == group)
+
+
+def owners_of(evidence: str) -> tuple[str, ...]:
+    """The items scored from one worker call."""
+    owners = tuple(spec.id for spec in ITEMS if spec.evidence == evidence)
+    if not owners:
+        raise KeyError(f"no rubric item is scored from the worker call {evidence!r} (see grader/items.py)")
+    return owners
+
+
+if len(ITEM_IDS) != len(ITEMS):
+    raise ImportError("grader/items.py: an item id is declared twice")

@@ -1,0 +1,111 @@
+"""Which sandbox runs here: the choice list, whether bubblewrap works, whether root can drop privileges.
+
+`none` is a plain child process (laptops); `process` is python -I, a clean environment, its own session,
+rlimits and, when the grader runs as root, the unprivileged SANDBOX_UID; `bwrap` adds bubblewrap's
+namespaces; `auto` picks bwrap where it works, else process.
+"""
+from __future__ import annotations
+
+import fcntl
+import functools
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+MODES = ("auto", "none", "process", "bwrap")
+SANDBOX_UID = 64123          # an unused uid for student code when the grader runs as root
+SANDBOX_UIDS = 256           # graders running at once on one machine (batch --jobs) each take their own
+_held_uid_locks: list[int] = []
+
+
+def bwrap_works() -> bool:
+    exe = shutil.which("bwrap")
+    if not exe:
+        return False
+    try:
+        return subprocess.run([exe, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
+                              capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def interpreter_is_world_readable() -> bool:
+    """Can another uid run this Python and import torch? (Not when they live under /root, e.g. pyenv.)"""
+    torch_dir = importlib.util.find_spec("torch").submodule_search_locations[0]
+    for target in (os.path.realpath(sys.executable), torch_dir):
+        path = Path(target)
+        for parent in [*reversed(path.parents), path]:
+            mode = parent.stat().st_mode
+            if not mode & 0o001 and parent.is_dir() or not mode & 0o004 and parent == path:
+                return False
+    return True
+
+
+@functools.cache
+def sandbox_uid() -> int:
+    """This grader process's uid for student code in `process` mode as root: the first of SANDBOX_UID,
+    SANDBOX_UID + 1, ... that no other grader on the machine holds (a lock file, held for this process's
+    life). The kill sweep and the memory count take every process of the uid as the worker's, so two
+    graders (batch --jobs 2) must never share one."""
+    folder = Path(tempfile.gettempdir()) / "grader-sandbox-uids"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for uid in range(SANDBOX_UID, SANDBOX_UID + SANDBOX_UIDS):
+        fd = os.open(folder / f"{uid}.lock", os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        _held_uid_locks.append(fd)
+        return uid
+    raise RuntimeError(f"all {SANDBOX_UIDS} sandbox uids from {SANDBOX_UID} are held by graders running on this "
+                       f"machine; run fewer at once")
+
+
+def drops_root(mode: str) -> bool:
+    """Does `mode` run student code as SANDBOX_UID (switched by the grader itself, not by bubblewrap)?
+    As root, `process` mode always does: never is student code run with the grader's privileges."""
+    return mode == "process" and os.geteuid() == 0
+
+
+def drops_after_imports(mode: str) -> bool:
+    """Must the worker switch to SANDBOX_UID itself, once its interpreter and torch are loaded? Only when
+    that uid cannot read them (a pyenv under /root, common in containers), so it could not start them."""
+    return drops_root(mode) and not interpreter_is_world_readable()
+
+
+def sandbox_note(mode: str) -> str:
+    """What the sandbox does and does not do here, for the report."""
+    if mode == "bwrap":
+        return f"bubblewrap: no network, own PID/user namespace (uid {SANDBOX_UID}), read-only system, rlimits"
+    if mode == "process":
+        if os.geteuid() != 0:
+            return "isolated process (python -I, clean env, own session, rlimits) as the grader's own user"
+        if interpreter_is_world_readable():
+            return f"isolated process (python -I, clean env, own session, rlimits) as uid {sandbox_uid()}"
+        return (f"isolated process (python -I, clean env, own session, rlimits) as uid {sandbox_uid()}, switched "
+                f"by the worker after loading Python and torch, which that uid cannot read; no mount isolation: "
+                f"files readable by every user are readable by student code (bubblewrap hides them)")
+    return "none: student code runs as a plain child process with your permissions (fine on your own laptop)"
+
+
+def resolve_mode(requested: str) -> str:
+    if requested not in MODES:
+        raise ValueError(f"unknown sandbox {requested!r}: expected one of {', '.join(MODES)}")
+    if requested == "auto":
+        if bwrap_works():
+            return "bwrap"
+        if os.geteuid() == 0:
+            return "process"   # as root, process mode switches student code to SANDBOX_UID
+        raise RuntimeError("--sandbox auto: cannot isolate student code from the grader here (bubblewrap does not "
+                           "work and the grader is not root, so it cannot switch to another uid). Install the "
+                           "`bubblewrap` package, run as root, or pass --sandbox process (student code runs as "
+                           "your user) or --sandbox none explicitly")
+    if requested == "bwrap" and not bwrap_works():
+        raise RuntimeError("--sandbox bwrap: bubblewrap is not installed or cannot create namespaces here "
+                           "(install the `bubblewrap` package, or use --sandbox process)")
+    return requested

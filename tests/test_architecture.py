@@ -1,0 +1,108 @@
+"""The grader's structure: one item registry everything derives from, and imports that form a DAG."""
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+from grader import checks, items
+from grader.config import DEFAULT_CONFIG, load_config
+from grader.gradebook import COLUMNS
+
+PACKAGE = Path(__file__).resolve().parent.parent / "grader"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path, modules: set[str]) -> set[str]:
+    """Every grader module `path` imports, at the top or inside a function (both can close a cycle).
+    `from pkg import sub` depends on the module pkg.sub; `from pkg import name` on pkg itself."""
+    here = module_name(path)
+    package = here if path.name == "__init__.py" else here.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("grader")}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            target = (f"{base}.{node.module}" if node.module else base) if node.level else node.module or ""
+            if target.startswith("grader"):
+                for alias in node.names:
+                    found.add(f"{target}.{alias.name}" if f"{target}.{alias.name}" in modules else target)
+    return found
+
+
+def grader_graph() -> dict[str, set[str]]:
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    return {name: {m for m in imports_of(path, set(modules)) if m in modules and m != name}
+            for name, path in modules.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, str] = {}
+
+    def visit(node, stack):
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt, stack + [nxt])):
+                return cycle
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node, [node])):
+            return cycle
+    return None
+
+
+def test_grader_imports_form_a_dag():
+    graph = grader_graph()
+    assert "grader.oracle" in graph["grader.data"] and "grader.items" in graph["grader.checks"]  # real edges seen
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_cycle_finder_finds_cycles():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_every_item_is_scored_by_exactly_one_group_module():
+    assert tuple(checks.GROUPS) == items.GROUPS
+    owned = [i for g in items.GROUPS for i in items.items_of(g)]
+    assert sorted(owned) == sorted(items.ITEM_IDS) and len(owned) == len(set(owned))
+    for spec in items.ITEMS:
+        assert spec.id in items.owners_of(spec.evidence)
+        assert spec.file in items.SUBMISSION_FILES
+
+
+def test_the_rubric_the_schema_and_the_gradebook_use_the_registry():
+    config = load_config(DEFAULT_CONFIG, "quick")
+    assert [i.id for i in config.items] == list(items.ITEM_IDS)
+    assert {i.id for i in config.items if i.threshold} == set(items.TRAINED_IDS)
+    schema = json.loads((PACKAGE / "schemas" / "report.schema.json").read_text())
+    assert schema["$defs"]["item"]["properties"]["id"]["enum"] == list(items.ITEM_IDS)
+    assert COLUMNS[1:1 + len(items.ITEM_IDS)] == items.ITEM_IDS
+
+
+def test_worker_tasks_named_by_the_registry_exist_in_the_worker():
+    """The trusted side never imports the worker (it imports torch): compare the task names by reading it."""
+    tasks = next(node for node in ast.walk(ast.parse((PACKAGE / "worker" / "tasks.py").read_text()))
+                 if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "TASKS")
+    names = {k.value for k in tasks.value.keys}
+    evidence_tasks = {spec.evidence for spec in items.ITEMS if spec.group != "shuffle"} | {"shuffle"}
+    assert evidence_tasks <= names
+
+
+def test_the_code_hash_covers_grading_code_only():
+    """A fix to scoring or the worker regrades a class on the next batch; a change to the pages does not."""
+    from grader import provenance
+    names = {p.relative_to(PACKAGE).parts[0] for p in PACKAGE.rglob("*.py")}
+    assert provenance.NOT_GRADING <= names | {"templates"}, provenance.NOT_GRADING - names   # no stale entries
+    for deciding in ("checks", "worker", "sandbox", "items.py", "config.py", "orchestrator.py", "oracle.py"):
+        assert deciding in names and deciding not in provenance.NOT_GRADING

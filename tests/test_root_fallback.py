@@ -1,0 +1,54 @@
+"""Issue 11 class 6: student code never runs with the grader's privileges unless --sandbox none is asked for.
+
+As root, `process` mode runs student code as the sandbox uid: set before exec when that uid can read the
+interpreter and torch, else by the worker itself once they are loaded (a pyenv under /root, as here and in
+many containers). Without root and without bubblewrap, `auto` refuses with one line saying what to do.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from conftest import by_id
+from grader.sandbox import modes, sandbox_uid
+
+SPY_MODEL = '''import os
+from torch import nn
+secrets = []
+for path in ("/root/.bashrc", "/proc/1/environ"):
+    try:
+        open(path, "rb").read(1)
+        secrets.append(path)
+    except OSError:
+        pass
+class CNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        raise RuntimeError(f"uids {os.getresuid()} gids {os.getresgid()} groups {os.getgroups()} read {secrets}")
+class Net(CNN):
+    def __init__(self, r):
+        super().__init__()
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the uid switch happens only when the grader runs as root")
+def test_process_mode_as_root_runs_student_code_as_the_sandbox_uid(grade_files):
+    report = grade_files(model=SPY_MODEL, sandbox="process")
+    message = by_id(report)["cnn.interface"].output
+    u = sandbox_uid()   # this test process's: graders running at once never share one
+    assert f"uids ({u}, {u}, {u}) gids ({u}, {u}, {u}) groups [] read []" in message, message
+    assert by_id(report)["pixel_shuffle.values"].status == "passed"     # the reference shuffle still grades
+    assert "STILL ROOT" not in report.sandbox_note and f"as uid {u}" in report.sandbox_note
+
+
+def test_auto_refuses_when_it_cannot_isolate(monkeypatch):
+    monkeypatch.setattr(modes, "bwrap_works", lambda: False)
+    monkeypatch.setattr(modes.os, "geteuid", lambda: 1000)
+    with pytest.raises(RuntimeError) as info:
+        modes.resolve_mode("auto")
+    message = str(info.value)
+    assert "cannot isolate student code" in message and "bubblewrap" in message and "--sandbox none" in message
+    assert modes.resolve_mode("process") == "process"    # asked for explicitly: allowed, and the note says so
+    monkeypatch.setattr(modes.os, "geteuid", lambda: 0)
+    assert modes.resolve_mode("auto") == "process" and modes.drops_root("process")

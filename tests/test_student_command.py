@@ -1,0 +1,32 @@
+"""`pytest grader`, as a student runs it: live progress while grading, the score table, a readable report."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+from conftest import REFERENCE, fast_rubric
+from grader.config import REPO_ROOT
+
+
+def test_pytest_grader_shows_progress_live_and_writes_a_readable_report(tmp_path):
+    rubric = fast_rubric(tmp_path / "fast.yaml")
+    report = tmp_path / "out" / "grading-report.json"
+    run = subprocess.run([sys.executable, "-m", "pytest", "grader", "-p", "no:cacheprovider", "--submission",
+                          str(REFERENCE), "--grading-config", str(rubric), "--report", str(report)],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=900,
+                         env={**os.environ, "COLUMNS": "120"})
+    out = run.stdout
+    # 20 MNIST / 5 SR steps cannot reach the calibrated thresholds: exactly the two trained items fail
+    assert run.returncode == 1 and "2 failed, 7 passed" in out, out[-3000:] + run.stderr[-2000:]
+    # progress lines name the item, the step count and an ETA, and come while grading: before the first
+    # test's verdict and outside any "Captured" block (pytest would otherwise hold them until the end)
+    first = out.index("cnn.accuracy ")
+    assert "] 20/20   " in out[first:first + 200] and "ETA" in out[first:first + 200], out[first:first + 300]
+    assert "Captured" not in out
+    assert first < out.index("[100%]") < out.index("Score: ")   # shown during the run, not after it
+    assert "Score: " in out and f"JSON report: {report}" in out
+    assert stat.S_IMODE(report.stat().st_mode) == 0o644     # the course team can read it, not only its owner
+    assert json.loads(report.read_text())["complete"] is True
