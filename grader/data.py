@@ -88,8 +88,8 @@ def load_mnist(paths: DataPaths) -> Mnist:
     """Verified MNIST, decoded once by torchvision (grader/oracle.py) and then read from the cache."""
     verify(paths.data, ("mnist",))
     names = oracle.mnist_files()
-    folder = oracle.ensure(paths, *names)
-    return Mnist(*(np.load(folder / n, mmap_mode="r", allow_pickle=False) for n in names))
+    oracle.ensure(paths, *names)   # one subprocess for all four, if any is missing
+    return Mnist(*(oracle.load(paths, n) for n in names))
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,8 @@ def load_bsds(paths: DataPaths, split: str, upscale_factor: int) -> SRSplit:
     """Verified BSDS300 `split` at scale `upscale_factor`, decoded once (grader/oracle.py), then cached."""
     verify(paths.data, ("bsds300",))
     files = oracle.bsds_files(split, upscale_factor)
-    folder = oracle.ensure(paths, *files.values())
-    arrays = {part: np.load(folder / file, mmap_mode="r", allow_pickle=False) for part, file in files.items()}
+    oracle.ensure(paths, *files.values())
+    arrays = {part: oracle.load(paths, file) for part, file in files.items()}
     names = tuple(p.stem for p in bsds_images(paths.data, split))
     return SRSplit(names=names, **arrays)
 

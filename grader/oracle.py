@@ -15,13 +15,20 @@ The cache folder's name hashes everything that could change those files (data ma
 torchvision versions, this file, and grader/cases.py, which holds the check cases and the generators of
 their inputs), so a stale cache is never read. This module owns the cache's file names. The first grade on a
 machine fills it (~15 s); `python -m grader data verify` fills it too.
+
+The subprocess records the SHA-256 of every file it writes in the folder's SHA256SUMS.json, and `load()`
+reads a file whole, checks it against that record and parses the bytes it checked (no second read to race
+with). A file that does not match (replaced through a planted symlink, truncated by a full disk, edited by
+hand) is rebuilt once, with a warning on stderr; a grade never runs on it.
 """
 from __future__ import annotations
 
 import fcntl
 import hashlib
 import importlib.metadata
+import io
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -64,6 +71,47 @@ def ensure(paths: DataPaths, *names: str) -> Path:
         if missing:
             call("prepare", folder=str(folder), names=missing, data_root=str(paths.data))
     return folder
+
+
+SUMS = "SHA256SUMS.json"
+
+
+def load(paths: DataPaths, name: str) -> np.ndarray | dict[str, np.ndarray]:
+    """Cache file `name` (an array, or {key: array} for an .npz), made if missing and checked against its
+    recorded SHA-256; a mismatch is rebuilt once, then refused."""
+    folder = ensure(paths, name)
+    for attempt in range(2):
+        data, recorded = _read(folder / name), _recorded(folder).get(name)
+        if data is not None and hashlib.sha256(data).hexdigest() == recorded:
+            parsed = np.load(io.BytesIO(data), allow_pickle=False)
+            arrays = {k: parsed[k] for k in parsed.files} if isinstance(parsed, np.lib.npyio.NpzFile) else {"": parsed}
+            for array in arrays.values():
+                array.setflags(write=False)   # shared by every grade in this process (the loaders cache)
+            return arrays.get("", arrays)
+        if attempt == 0:
+            print(f"warning: the grader's cached {name} in {folder} does not match the checksum recorded when it "
+                  f"was made (changed or damaged since); rebuilding it", file=sys.stderr)
+            (folder / name).unlink(missing_ok=True)
+            ensure(paths, name)
+    raise OracleError(f"the grader's cached {name} in {folder} still does not match its recorded checksum after "
+                      f"rebuilding it: delete {folder} and grade again")
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
+def _recorded(folder: Path) -> dict[str, str]:
+    try:
+        sums = json.loads(_read(folder / SUMS) or b"{}")
+    except ValueError:
+        return {}
+    return sums if isinstance(sums, dict) else {}
 
 
 MNIST_ARRAYS = ("train_x", "train_y", "test_x", "test_y")
@@ -188,13 +236,24 @@ def build(folder: Path, name: str, data_root: Path) -> None:
     if kind == "shuffle":
         fn = next(fn for fn in cases.CHECK_CASES if shuffle_file(fn) == name)
         answers = shuffle_expectations(fn)
-        write_atomic(folder / name, lambda f: np.savez(f, **answers), mode=0o600)
+        _write(folder / name, lambda f: np.savez(f, **answers))
         return
     raise OracleError(f"no recipe for cache file {name}")
 
 
+WRITTEN: dict[str, str] = {}   # in the subprocess: file name -> SHA-256 of what it wrote
+
+
 def save(path: Path, arr: np.ndarray) -> None:
-    write_atomic(path, lambda f: np.save(f, arr, allow_pickle=False), mode=0o600)   # test labels, HR images
+    _write(path, lambda f: np.save(f, arr, allow_pickle=False))
+
+
+def _write(path: Path, serialize) -> None:
+    buffer = io.BytesIO()
+    serialize(buffer)
+    data = buffer.getvalue()
+    WRITTEN[path.name] = hashlib.sha256(data).hexdigest()
+    write_atomic(path, lambda f: f.write(data), mode=0o600)   # test labels, HR images: the owner only
 
 
 def main(request: dict) -> dict:
@@ -206,6 +265,8 @@ def main(request: dict) -> dict:
     for name in request["names"]:
         if not (folder / name).is_file():
             build(folder, name, Path(request["data_root"]))
+    if WRITTEN:   # the caller holds the folder's lock (ensure), so no other writer merges at the same time
+        write_atomic(folder / SUMS, json.dumps({**_recorded(folder), **WRITTEN}, indent=1), mode=0o600)
     return {"built": request["names"]}
 
 

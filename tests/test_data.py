@@ -39,6 +39,19 @@ def test_decoded_arrays_are_cached_for_the_owner_only(mnist, fresh):
     assert np.array_equal(np.load(folder / "mnist_test_y.npy"), mnist.test_y)
 
 
+def test_a_changed_cache_file_is_rebuilt_and_never_graded_on(mnist, fresh, capsys):
+    """Issue 11, class 1: a planted symlink once let the grader overwrite the cached training arrays, and the
+    next grades used them. Now every load checks the checksum recorded when the file was made."""
+    path = oracle.cache_dir(fresh.paths) / "mnist_test_y.npy"
+    made = path.read_bytes()
+    np.save(path, np.zeros(10000, np.int64))   # a valid array with other values, as that attack wrote
+    labels = oracle.load(fresh.paths, "mnist_test_y.npy")
+    warning = capsys.readouterr().err
+    assert "mnist_test_y.npy" in warning and "does not match the checksum" in warning and "rebuilding" in warning
+    assert np.array_equal(labels, mnist.test_y) and path.read_bytes() == made   # rebuilt bit-identical
+    assert not labels.flags.writeable
+
+
 def test_the_real_data_verifies():
     verify(PATHS.data)    # every file of both manifests present, with the committed checksum
     assert len(manifest("mnist")) == 4

@@ -48,9 +48,7 @@ def score(run: Run) -> None:
 
 def torch_answers(paths: DataPaths, fn: str) -> dict[str, np.ndarray]:
     """torch's F.pixel_shuffle / F.pixel_unshuffle of each case of `fn` (and input gradients for the module)."""
-    name = oracle.shuffle_file(fn)
-    with np.load(oracle.ensure(paths, name) / name, allow_pickle=False) as npz:
-        return {k: npz[k] for k in npz.files}
+    return oracle.load(paths, oracle.shuffle_file(fn))
 
 
 def compare_cases(run: Run, fn: str) -> list[dict] | None:
