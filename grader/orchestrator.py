@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from . import __version__, checks, oracle
-from .config import Config
+from .config import REPO_ROOT, Config
 from .errors import Interrupted
 from .items import SPECS, SUBMISSION_FILES, items_of
 from .data import Datasets
@@ -57,6 +57,14 @@ def describe_submission(path: Path) -> dict:
     return {"path": str(path), "files": files}
 
 
+def secrets(data: Datasets) -> dict[str, str]:
+    """Files student code must not read, and what they hold (the report names any it could read)."""
+    found = {} if data is None else {str(data.paths.data): "the graded data, MNIST test labels and held-out images included"}
+    if (REPO_ROOT / "reference").is_dir():
+        found[str(REPO_ROOT / "reference")] = "the reference solution"
+    return found
+
+
 @contextmanager
 def interruptible():
     """Turn SIGTERM/SIGINT into an exception so the report of what finished is still written."""
@@ -84,7 +92,7 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
     report = Report(
         score=0.0, max_score=config.max_score, profile=config.profile, device="cuda" if use_cuda else "cpu",
         versions=versions(), duration_s=0.0, submission=describe_submission(submission),
-        tests=list(results.values()), sandbox=mode, sandbox_note=sandbox_note(mode), complete=False,
+        tests=list(results.values()), sandbox=mode, sandbox_note=sandbox_note(mode, secrets(data)), complete=False,
         determinism={"train_seed": seed, "use_deterministic_algorithms": True,
                      "cudnn_benchmark": False, "threads": 2, "PYTHONHASHSEED": 0,
                      "CUBLAS_WORKSPACE_CONFIG": ":4096:8",

@@ -7,10 +7,12 @@ many containers). Without root and without bubblewrap, `auto` refuses with one l
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from conftest import by_id
+from conftest import PATHS, by_id
 from grader.sandbox import modes, sandbox_uid
 
 SPY_MODEL = '''import os
@@ -40,6 +42,29 @@ def test_process_mode_as_root_runs_student_code_as_the_sandbox_uid(grade_files):
     assert f"uids ({u}, {u}, {u}) gids ({u}, {u}, {u}) groups [] read []" in message, message
     assert by_id(report)["pixel_shuffle.values"].status == "passed"     # the reference shuffle still grades
     assert "STILL ROOT" not in report.sandbox_note and f"as uid {u}" in report.sandbox_note
+    # the data folder is named as readable by student code exactly when every user may read it
+    assert (f"{PATHS.data} (the graded data" in report.sandbox_note) == modes.readable_by_everyone(PATHS.data)
+
+
+def test_process_mode_names_the_secret_files_every_user_may_read(monkeypatch):
+    """Process mode has no mount isolation: the report must say which secrets the sandbox uid could read."""
+    monkeypatch.setattr(modes.os, "geteuid", lambda: 0)
+    top = Path(tempfile.mkdtemp(dir="/tmp"))   # /tmp: every user may search it, unlike pytest's tmp_path
+    try:
+        (top / "open").mkdir(mode=0o755)
+        (top / "closed").mkdir(mode=0o750)
+        top.chmod(0o755)
+        secrets = {str(top / "open"): "test labels", str(top / "closed"): "the reference solution"}
+        note = modes.sandbox_note("process", secrets)
+        assert f"WARNING: student code can read {top / 'open'} (test labels)" in note
+        assert "closed" not in note and "chmod o-rwx" in note and "--sandbox bwrap" in note
+        assert "WARNING" not in modes.sandbox_note("bwrap", secrets)   # bubblewrap mounts none of them
+        (top / "open").chmod(0o700)
+        assert "WARNING" not in modes.sandbox_note("process", secrets)
+    finally:
+        for sub in ("open", "closed"):
+            (top / sub).rmdir()
+        top.rmdir()
 
 
 def test_auto_refuses_when_it_cannot_isolate(monkeypatch):

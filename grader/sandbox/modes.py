@@ -36,12 +36,19 @@ def bwrap_works() -> bool:
 def interpreter_is_world_readable() -> bool:
     """Can another uid run this Python and import torch? (Not when they live under /root, e.g. pyenv.)"""
     torch_dir = importlib.util.find_spec("torch").submodule_search_locations[0]
-    for target in (os.path.realpath(sys.executable), torch_dir):
-        path = Path(target)
+    return all(readable_by_everyone(target) for target in (os.path.realpath(sys.executable), torch_dir))
+
+
+def readable_by_everyone(target: str | os.PathLike) -> bool:
+    """May any user read `target` (every folder on its real path searchable by others, itself readable)?"""
+    path = Path(os.path.realpath(target))
+    try:
         for parent in [*reversed(path.parents), path]:
             mode = parent.stat().st_mode
             if not mode & 0o001 and parent.is_dir() or not mode & 0o004 and parent == path:
                 return False
+    except OSError:
+        return False
     return True
 
 
@@ -78,8 +85,20 @@ def drops_after_imports(mode: str) -> bool:
     return drops_root(mode) and not interpreter_is_world_readable()
 
 
-def sandbox_note(mode: str) -> str:
-    """What the sandbox does and does not do here, for the report."""
+def sandbox_note(mode: str, secrets: dict[str, str] | None = None) -> str:
+    """What the sandbox does and does not do here, for the report. `secrets` ({path: what it holds}) are
+    files student code must not read; in `process` mode those every user may read are named."""
+    note = _mode_note(mode)
+    exposed = [f"{path} ({what})" for path, what in (secrets or {}).items()
+               if drops_root(mode) and readable_by_everyone(path)]
+    if exposed:
+        note += (f". WARNING: student code can read {'; '.join(exposed)}: every user may read them and process "
+                 f"mode does not hide files. Use --sandbox bwrap, or make them unreadable to other users "
+                 f"(chmod o-rwx)")
+    return note
+
+
+def _mode_note(mode: str) -> str:
     if mode == "bwrap":
         return f"bubblewrap: no network, own PID/user namespace (uid {SANDBOX_UID}), read-only system, rlimits"
     if mode == "process":

@@ -5,19 +5,23 @@ rubric: 30 MNIST steps, 3 SR steps, on the first 4000/1000 MNIST and 8/6 BSDS im
 timeouts of 10-25 s and a 2 GB memory limit. Then: the report file is valid JSON with all 9 item ids, the
 bounds and messages of cases.yaml hold, and no process of the sandbox uid, no stray named `redteam_stray`
 and no descendant of this process survives; for cases marked `then_reference`, the reference graded right
-after scores exactly as it does alone, unflagged. A few cases also go through the real command line
-(`python -m grader grade`, exit status 0), and one grading is stopped by SIGTERM mid-training.
+after scores exactly as it does alone, unflagged. After every case the decode cache is bit-identical, no
+worker folder or /dev/shm entry is left, a root-owned canary file in /tmp is unchanged and a process of
+another user (`redteam_victim`) is alive. A few cases also go through the real command line (`python -m
+grader grade`, exit status 0), and one grading is stopped by SIGTERM mid-training.
 
     REDTEAM_RESULTS=/tmp/redteam.json pytest tests/redteam    # also writes every case's scores there
 """
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,6 +29,7 @@ import pytest
 import yaml
 
 from conftest import PATHS, fast_rubric, require_system, write_submission
+from grader import oracle
 from grader.config import ITEM_IDS, load_config
 from grader.orchestrator import grade
 from grader.sandbox import bwrap_works, sandbox_uid
@@ -82,6 +87,55 @@ def needs(mode):
                        "sudo apt-get install bubblewrap")
 
 
+CANARY = Path("/tmp/redteam_canary")   # plant_symlinks points symlinks at it; root_escape tries to overwrite it
+CANARY_TEXT = "the grader must never write here\n"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def canary_and_victim():
+    """A file only this test's user may write, and a process of this user named `redteam_victim` (which
+    root_escape tries to kill); every case must leave both as they were."""
+    CANARY.unlink(missing_ok=True)
+    CANARY.write_text(CANARY_TEXT)
+    CANARY.chmod(0o644)
+    victim = subprocess.Popen([sys.executable, "-c", "import ctypes, time\n"
+                               "ctypes.CDLL(None).prctl(15, b'redteam_victim', 0, 0, 0)\ntime.sleep(3600)"])
+    yield victim
+    victim.kill()
+    victim.wait()
+    CANARY.unlink(missing_ok=True)
+
+
+def cache_digest() -> dict[str, str]:
+    """SHA-256 of every file in the decode cache the grades read."""
+    folder = oracle.cache_dir(PATHS)
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.iterdir()) if p.is_file() and p.name != ".lock"}
+
+
+def leftovers() -> set[str]:
+    """Worker folders in the temp folder and entries in /dev/shm: what a grading may create and must remove."""
+    temp = Path(tempfile.gettempdir())
+    found = {str(p) for p in temp.glob("grader-worker-*")}
+    if Path("/dev/shm").is_dir():
+        found |= {str(p) for p in Path("/dev/shm").iterdir()}
+    return found
+
+
+def host_intact(victim, cache_before: dict, leftovers_before: set) -> list[str]:
+    """What an attack changed outside its sandbox, as readable lines (empty: nothing)."""
+    problems = []
+    if CANARY.is_symlink() or not CANARY.is_file() or CANARY.read_text() != CANARY_TEXT:
+        problems.append(f"{CANARY} was changed")
+    if victim.poll() is not None:
+        problems.append(f"redteam_victim (pid {victim.pid}) was killed")
+    after = cache_digest()
+    changed = sorted(n for n in cache_before if n != oracle.SUMS and after.get(n) != cache_before[n])   # made: fine
+    problems += [f"decode cache file {n} changed" for n in changed]
+    problems += [f"{p} was left behind" for p in sorted(leftovers() - leftovers_before)]
+    return problems
+
+
 def survivors() -> list[str]:
     """Anything left of a grading: processes of the sandbox uid, named strays, our live descendants."""
     found = []
@@ -95,8 +149,15 @@ def survivors() -> list[str]:
             continue
         if (comm == "redteam_stray" or uid == sandbox_uid()) and _alive(int(entry)):
             found.append(f"{entry} ({comm}, uid {uid})")
-    found += [f"{pid} (descendant)" for pid in _descendants(os.getpid()) if _alive(pid)]
+    found += [f"{pid} (descendant)" for pid in _descendants(os.getpid()) if _alive(pid) and comm_of(pid) != "redteam_victim"]
     return sorted(set(found))
+
+
+def comm_of(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def wait_for_no_survivors(limit_s: float = 3.0) -> list[str]:
@@ -141,6 +202,9 @@ def check_report(name: str, mode: str, data: dict) -> list[str]:
                     problems.append(f"{item_id}: metric {metric}={value} outside [{lo}, {hi}]: {t['output'][:200]}")
         if spec.get("max_output_chars") and len(t["output"]) > spec["max_output_chars"]:
             problems.append(f"{item_id}: output of {len(t['output'])} characters")
+    for item_id, t in tests.items():
+        if spec.get("no_message") and spec["no_message"].lower() in t["output"].lower():
+            problems.append(f"{item_id}: message contains {spec['no_message']!r}: {t['output'][:300]}")
     if spec.get("flags") and not any(spec["flags"] in f for f in data["flags"]):
         problems.append(f"no flag containing {spec['flags']!r} in {data['flags']}")
     if spec.get("no_flag") and any(spec["no_flag"] in f for f in data["flags"]):
@@ -184,7 +248,8 @@ def record(name, mode, data, seconds, problems, left):
 # reply channel, output floods, hostile output files); the others are decided on the trusted side the same
 # way in both modes, and running all 40 would not fit CI's time budget.
 PROCESS_CASES = ["exit_at_import", "exit_mid_training", "signals_ignored_loop", "memory_bomb", "disk_bomb",
-                 "threads_children", "hydra_fork", "forge_reply", "print_flood", "pickle_outputs"]
+                 "threads_children", "hydra_fork", "forge_reply", "print_flood", "pickle_outputs",
+                 "plant_symlinks", "hidden_usage", "root_escape"]   # root_escape: the root fallback (class 6)
 RUNS = [(name, "bwrap") for name in sorted(CASES)] + [(name, "process") for name in PROCESS_CASES]
 
 
@@ -205,18 +270,19 @@ def check_reference_after(rubric, reference_scores) -> list[str]:
 
 
 @pytest.mark.parametrize("name,mode", RUNS)
-def test_case(name, mode, rubric, tmp_path, request):
+def test_case(name, mode, rubric, tmp_path, request, canary_and_victim):
     needs(mode)
     for path in expectation(name, mode).get("absent", []):
         assert not os.path.exists(path), f"{path} exists before the case ran"
     config = load_config(rubric, "quick")
     out = tmp_path / "redteam" / "report.json"
+    cache_before, leftovers_before = cache_digest(), leftovers()
     started = time.monotonic()
     grade(submission(name, tmp_path), config, DATA, out=out, sandbox=mode)
     seconds = time.monotonic() - started
     left = wait_for_no_survivors()
     data = json.loads(out.read_text())
-    problems = check_report(name, mode, data)
+    problems = check_report(name, mode, data) + host_intact(canary_and_victim, cache_before, leftovers_before)
     if CASES[name].get("then_reference") and mode == "bwrap":
         problems += check_reference_after(rubric, request.getfixturevalue("reference_scores"))
     record(name, mode, data, seconds, problems, left)
