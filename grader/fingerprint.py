@@ -1,7 +1,7 @@
 """Behaviour fingerprints: what a student's trained models did, small enough to keep in the report.
 
-Computed on the trusted side from the outputs it already scores (grader/checks.py), stored in the item
-metrics as `fingerprint`, and compared across a class by grader/similarity.py. The grader trains every
+Computed on the trusted side from the outputs it already scores (grader/checks/), stored in the item
+metrics as `fingerprint`, and compared across a class by grader/similarity/behaviour.py. The grader trains every
 submission with the same seeds and data order, so two submissions whose models are built the same way
 (the same layers created in the same order) train to the same weights and give the same outputs, whatever
 the variable names, comments or function order; independently written models do not.

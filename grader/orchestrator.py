@@ -1,7 +1,7 @@
 """The trusted orchestrator: grade one submission into one Report.
 
 Student code only ever runs in worker processes (grader/sandbox/). This module decides the grade:
-it runs each item group in a fresh worker, scores what comes back (grader/checks.py), and writes the
+it runs each item group in a fresh worker, scores what comes back (grader/checks/), and writes the
 report atomically after every group and on SIGTERM/SIGINT, so a report always exists.
 """
 from __future__ import annotations
@@ -110,7 +110,7 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
 
     missing = [n for n in SUBMISSION_FILES if not (submission / n).is_file()]
     limits = Limits(memory_mb=config.memory_limit_mb, output_kb=config.output_limit_kb, use_cuda=use_cuda)
-    secret = np.random.default_rng()   # unseeded on purpose: the perturbation of the test set is secret
+    secret = np.random.default_rng()   # unseeded on purpose: how test and held-out images are mixed is secret
     try:
         with interruptible():
             for group, score_group in checks.GROUPS.items():

@@ -31,7 +31,7 @@ class Run:
     results: dict[str, ItemResult]   # the items of this group that the rubric grades
     session: WorkerSession
     progress: Callable[[str, int, int], None]
-    secret: np.random.Generator      # unseeded: perturbations the student cannot predict
+    secret: np.random.Generator      # unseeded: orders the student cannot predict
     seed: int = TRAIN_SEED
     submission: Path | None = None                              # the folder as handed in (read, never run)
     new_session: Callable[[], WorkerSession] | None = None      # a worker sharing nothing with `session`

@@ -1,6 +1,6 @@
 """The worker process: start-up and the protocol loop it speaks with the trusted grader.
 
-Start (grader/sandbox.py): the package's files are copied into <workspace>/worker/ and the worker runs as
+Start (grader/sandbox/launch.py): the package's files are copied into <workspace>/worker/ and the worker runs as
 
     python -I -B -c "import sys; sys.path[:0] = [sys.argv.pop(1)]; from worker.__main__ import main; main()" \
         <workspace> <reply_fd>
