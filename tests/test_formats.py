@@ -240,10 +240,15 @@ def test_summable_totals_are_exact_for_any_cent_scores(cents):
 
 def test_csv_rows_follow_the_reports(tmp_path):
     path = tmp_path / "grades.csv"
-    rows = [(k, REPORTS[k](), "") for k in KINDS] + [("dave", None, "timed out after 900 s"), ("=cmd|x", None, "")]
+    lost = "infra_error: Slurm ended job 12_0 as NODE_FAIL (tried 3 times on slurm; rerun the same command to try again)"
+    queued = "not graded yet: queued on slurm as job 13_2; rerun the same command to collect it"
+    rows = [(k, REPORTS[k](), "") for k in KINDS] + [("dave", None, "timed out after 900 s"), ("=cmd|x", None, ""),
+                                                     ("erin", None, lost), ("finn", None, queued)]
     write_grades_csv(rows, path)
     table = {r["student"]: r for r in csv.DictReader(io.StringIO(path.read_text()))}
-    assert tuple(next(iter(table.values())).keys()) == COLUMNS and len(table) == 6
+    assert tuple(next(iter(table.values())).keys()) == COLUMNS and len(table) == 8
+    assert (table["erin"]["status"], table["erin"]["error"]) == ("infra_error", lost)
+    assert (table["finn"]["status"], table["finn"]["total"]) == ("pending", "0")
     for kind in KINDS:
         report = REPORTS[kind]()
         assert table[kind]["total"] == f"{report.score:g}"
