@@ -4,8 +4,9 @@ Columns: student, one column per item id (its points), total, max, status, durat
 ``status`` is ``complete`` when a Report exists and says it completed; ``infra_error`` when the cluster
 lost the job every time it was tried and ``pending`` when it has not finished yet (both: rerun the same
 command; the student's code is not at fault); else ``error``. A student with no Report gets empty item
-cells, total 0 and the reason in ``error``, so no one silently drops out of the gradebook. Flags are joined with `` | ``. Cells that a spreadsheet would run as a formula (leading
-``= + - @``, tab or CR) are prefixed with a quote, because student ids and messages come from uploads.
+cells, total 0 and the reason in ``error``, so no one silently drops out of the gradebook. Flags are
+joined with `` | ``. Cells that a spreadsheet would run as a formula (leading ``= + - @``, tab or CR) are
+prefixed with a quote, because student ids and messages come from uploads.
 """
 from __future__ import annotations
 

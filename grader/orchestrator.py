@@ -59,7 +59,8 @@ def describe_submission(path: Path) -> dict:
 
 def secrets(data: Datasets) -> dict[str, str]:
     """Files student code must not read, and what they hold (the report names any it could read)."""
-    found = {} if data is None else {str(data.paths.data): "the graded data, MNIST test labels and held-out images included"}
+    found = {} if data is None else {
+        str(data.paths.data): "the graded data, MNIST test labels and held-out images included"}
     if (REPO_ROOT / "reference").is_dir():
         found[str(REPO_ROOT / "reference")] = "the reference solution"
     return found
