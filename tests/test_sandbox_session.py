@@ -166,3 +166,16 @@ def test_a_fresh_worker_ends_the_groups_worker_so_no_limit_counts_both(tmp_path,
             assert not alive(idle)
             assert fresh.call("fake", 10, code=hold.format(150))["result"] == "held"
         assert group.call("fake", 10, code="result = 'restarted'")["result"] == "restarted"
+
+
+def test_two_live_workers_of_one_grader_neither_count_nor_kill_each_other(tmp_path, mode):
+    """The mechanism under the test above: both workers are children of this process, the second started
+    after the first (and, as root in process mode, both of one uid); neither is the other's orphan."""
+    hold = "import builtins, time; builtins.held = b'x' * ({} * 2**20); time.sleep(1); result = 'held'"
+    with session(tmp_path, mode, memory_mb=300) as first:
+        assert first.call("fake", 10, code="result = 'started'")["result"] == "started"
+        with session(tmp_path, mode) as second:
+            assert second.call("fake", 10, code=hold.format(200))["result"] == "held"
+            assert first.call("fake", 10, code=hold.format(150))["result"] == "held"   # 150 MB of 300: its own
+            assert second.proc.pid not in first.tree.members()
+        assert first.call("fake", 10, code="result = 'still here'")["result"] == "still here"

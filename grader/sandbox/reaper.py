@@ -82,21 +82,30 @@ def pids_of_uid(uid: int) -> list[int]:
     return pids
 
 
+_live_roots: set[int] = set()   # the root of every ProcessTree of this process not yet killed
+
+
 @dataclass
 class ProcessTree:
     """A worker (root) and everything it started. Build it with `ours_before = children(os.getpid())` taken
-    just before the worker was spawned: our children from before are not the worker's."""
+    just before the worker was spawned: our children from before are not the worker's. Another live
+    worker of this process (and what it started) is never this one's, though it too is our child and runs
+    as the same uid: the memory count and the kill sweep would otherwise take it for this worker's."""
     root: int
     ours_before: frozenset[int]
     uid: int | None = None   # a uid that only the sandbox uses: all its processes belong to the worker
 
+    def __post_init__(self):
+        _live_roots.add(self.root)
+
     def members(self) -> set[int]:
         links, me = parents(), os.getpid()
-        orphans = {pid for pid, ppid in links.items() if ppid == me and pid not in self.ours_before}
+        others = _live_roots - {self.root}
+        orphans = {pid for pid, ppid in links.items() if ppid == me and pid not in self.ours_before} - others
         pids = {self.root} | orphans
         pids |= _below(pids, links)
         if self.uid is not None:
-            pids |= set(pids_of_uid(self.uid))
+            pids |= set(pids_of_uid(self.uid)) - others - _below(others, links)
         return pids
 
     def kill(self, limit_s: float = 5.0) -> None:
@@ -125,6 +134,7 @@ class ProcessTree:
                     _signal(os.kill, pid, sig)
             self.reap()
             time.sleep(0.02)
+        _live_roots.discard(self.root)
 
     def reap(self) -> None:
         """Collect our exited children that are the worker's orphans (the root itself is its Popen's)."""
