@@ -1,7 +1,8 @@
 """Command line: python -m grader {grade,calibrate,data,batch,package} ...
 
 Exit status: 0 whenever grading finished (whatever the score), 2 with one line on stderr for a harness
-error (bad config, missing data, bad arguments), 130 when interrupted (the report is still written).
+error (bad config, missing data, bad arguments), 130 when interrupted (the report is still written), 75
+when the machine was too busy to run some items (the report says which; grade again).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 
 from .config import PROFILE_CHOICES, PROFILES, SANDBOXES, load_config
-from .errors import ConfigError, DataError, Interrupted, OracleError
+from .errors import EXIT_MACHINE_BUSY, ConfigError, DataError, Interrupted, OracleError
 from .formats import FORMATS
 from .paths import DataPaths
 from .progress import ProgressPrinter, score_table
@@ -46,6 +47,10 @@ def cmd_grade(args) -> int:
         from .pages import write_student_page
         write_student_page(report, args.html, submission.resolve().name, config.path)
         print(f"html: {args.html}", file=human)
+    if report.starved:
+        print(f"error: the machine was too busy to grade {', '.join(report.starved)} (not the student's fault): "
+              f"grade again when it is less loaded", file=sys.stderr)
+        return EXIT_MACHINE_BUSY
     return 0
 
 

@@ -4,7 +4,7 @@
   download). Each student's model.py / pixel_shuffle.py are written to DIR/<student>/submission/ and graded
   by a SEPARATE `python -m grader grade` process writing DIR/<student>/report.json, so a submission that
   crashes, hangs or eats memory can only ever cost its own row. The grader bounds time per item itself; an
-  outer watchdog (sum of the item timeouts + a margin) catches anything else (SIGTERM, then SIGKILL).
+  outer watchdog (the items' CPU limits at the grader's CPU share, + a margin) catches anything else (SIGTERM, then SIGKILL).
 * --executor slurm|ray grades one student per cluster task instead (grader/executors/), with the same
   command, manifest, grades.csv and summary.html; the default, local, is what the rest of this describes.
 * --jobs N runs N graders at once (a thread pool driving subprocesses); with --gpus 0,1 each running
@@ -37,7 +37,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__
+from . import __version__, cpus
+from .errors import EXIT_MACHINE_BUSY
+from .executors import DEFAULT_RETRIES
 from .config import DEFAULT_CONFIG, PROFILE_CHOICES, REPO_ROOT, SANDBOXES, ConfigError, load_config
 from .paths import DataPaths
 from .progress import clock
@@ -153,6 +155,7 @@ class Runner:
         for i in range(args.jobs):
             self.slots.put(gpus[i % len(gpus)] if gpus else None)
         self.running: dict[int, subprocess.Popen] = {}
+        self.share = cpus.available() / max(1, args.jobs)   # each grader's CPUs: the graders never oversubscribe
         self.lock = threading.Lock()
         self.stopping = threading.Event()
 
@@ -170,25 +173,22 @@ class Runner:
                 return {**entry, "final": False, "error": "batch interrupted before this student started"}
             report = job.folder / "report.json"
             report.unlink(missing_ok=True)  # never mistake a stale report for this run's
-            env = {**os.environ, **self.paths.environment()}
+            env = {**os.environ, **self.paths.environment(), cpus.SHARE_VARIABLE: f"{self.share:g}"}
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
             if gpu is not None:
                 env["CUDA_VISIBLE_DEVICES"] = gpu
                 entry["gpu"] = gpu
-            with open(job.folder / "grade.log", "wb") as log:
-                proc = subprocess.Popen(self.command(job), stdin=subprocess.DEVNULL, stdout=log,
-                                        stderr=subprocess.STDOUT, env=env, cwd=str(REPO_ROOT),
-                                        start_new_session=True, preexec_fn=_child_preexec)
-                with self.lock:
-                    self.running[proc.pid] = proc
-                try:
-                    rc = self._wait(proc, job, entry)
-                finally:
-                    with self.lock:
-                        self.running.pop(proc.pid, None)
+            for attempt in range(1 + max(0, getattr(self.args, "retries", DEFAULT_RETRIES))):
+                rc = self._run(job, env, entry)
+                if rc != EXIT_MACHINE_BUSY or self.stopping.is_set():
+                    break
+                entry.setdefault("machine_busy", []).append(_tail(job.folder / "grade.log", 2))
             entry["exit_code"] = rc
             if entry["error"]:
                 pass  # watchdog
+            elif rc == EXIT_MACHINE_BUSY:
+                entry.update(final=False, error="infra_error: the machine was too busy to grade some items on "
+                                                f"{attempt + 1} tries (not the student's fault); rerun the batch")
             elif rc == INTERRUPTED and self.stopping.is_set():
                 entry.update(final=False, error="batch interrupted while grading this student")
             elif rc != 0:  # student code cannot crash the grader (it runs in workers): a harness problem,
@@ -202,12 +202,25 @@ class Runner:
         entry["duration_s"] = round(time.monotonic() - started, 1)
         return entry
 
+    def _run(self, job: Job, env: dict, entry: dict) -> int:
+        with open(job.folder / "grade.log", "wb") as log:
+            proc = subprocess.Popen(self.command(job), stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, env=env, cwd=str(REPO_ROOT),
+                                    start_new_session=True, preexec_fn=_child_preexec)
+            with self.lock:
+                self.running[proc.pid] = proc
+            try:
+                return self._wait(proc, job, entry)
+            finally:
+                with self.lock:
+                    self.running.pop(proc.pid, None)
+
     def _wait(self, proc: subprocess.Popen, job: Job, entry: dict) -> int:
         try:
             return proc.wait(timeout=self.watchdog_s)
         except subprocess.TimeoutExpired:
             entry["error"] = (f"the grader did not finish within the batch watchdog of {self.watchdog_s:.0f} s "
-                              "(sum of the item timeouts + margin) and was stopped")
+                              "(the items' CPU limits at its CPU share + margin) and was stopped")
             self.terminate(proc)
             return proc.wait()
 
@@ -383,7 +396,7 @@ def run_batch(args) -> int:
     if needs_data(config):
         from .data import verify
         verify(paths.data)                       # and on missing data, not once per student
-    watchdog = sum(i.timeout_s for i in config.items) + args.margin
+    watchdog = config.wall_budget_s(cpus.available() / max(1, args.jobs)) + args.margin
     try:
         subs = discover(args.submissions)
     except LayoutError as exc:
@@ -431,7 +444,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     b = subparsers.add_parser("batch", help="grade every submission in a folder or LMS bulk download")
     b.add_argument("submissions", help="folder of per-student folders/zips, or a Gradescope/Canvas/Moodle download")
     b.add_argument("--out-dir", required=True, help="where reports, manifest.json, grades.csv and summary.html go")
-    b.add_argument("--jobs", type=int, default=None, help="graders running at once (default 1, or one per GPU)")
+    b.add_argument("--jobs", type=int, default=None,
+                   help="graders running at once (default: one per CPU this process may use, or one per GPU)")
     b.add_argument("--gpus", help="comma-separated GPU indices; each running grader gets one")
     b.add_argument("--profile", default="auto", choices=PROFILE_CHOICES,
                    help="auto = full when CUDA is available, else quick")
@@ -439,7 +453,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     b.add_argument("--sandbox", choices=SANDBOXES, help="default: grading.yaml's")
     b.add_argument("--force", action="store_true", help="regrade everyone, even unchanged submissions")
     b.add_argument("--margin", type=float, default=DEFAULT_MARGIN_S,
-                   help="seconds added to the sum of item timeouts for the per-student watchdog")
+                   help="seconds added to the per-student watchdog (the items' CPU limits at each grader's CPU share)")
     from .executors import add_arguments
     add_arguments(b)
     b.set_defaults(func=cmd_batch)
@@ -448,5 +462,5 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def cmd_batch(args) -> int:
     if args.jobs is None:
-        args.jobs = len([g for g in (args.gpus or "").split(",") if g.strip()]) or 1
+        args.jobs = len([g for g in (args.gpus or "").split(",") if g.strip()]) or cpus.slots()
     return run_batch(args)

@@ -4,6 +4,11 @@ full_at = min(lowest seed, mean - 2 std) of the reference, so the reference earn
 calibrated seed and a student model within about 2 std of it does too. zero_at is a baseline measured
 the same way: bicubic upsampling for sr.psnr, a linear softmax classifier (reference/baseline_linear)
 trained with the same budget for cnn.accuracy.
+
+The CPU limit of each trained item is measured too: CPU_MARGIN x the most CPU seconds any seed's costliest
+worker call used, plus CPU_SLACK_S. The margin covers a slower CPU (a student's old laptop), CPU time inflated
+by other load on the same cores (measured: up to 1.4x), and an honest model several times the reference's
+cost; an endless loop still ends within a minute or two of CPU.
 """
 from __future__ import annotations
 
@@ -20,7 +25,16 @@ from .orchestrator import grade
 from .data import Datasets
 
 
-def summarize(item_id: str, measured: list[float], baseline: list[float], device: str) -> dict:
+CPU_MARGIN = 6
+CPU_SLACK_S = 30
+
+
+def cpu_limit(cpu_runs: list[float]) -> float:
+    return float(round(CPU_MARGIN * max(cpu_runs) + CPU_SLACK_S))
+
+
+def summarize(item_id: str, measured: list[float], baseline: list[float], device: str,
+              cpu_runs: list[float] | None = None) -> dict:
     """Thresholds and the evidence for them, from the reference's per-seed results and the baseline's."""
     mean = statistics.fmean(measured)
     std = statistics.stdev(measured) if len(measured) > 1 else 0.0
@@ -37,17 +51,20 @@ def summarize(item_id: str, measured: list[float], baseline: list[float], device
         "seeds": len(measured), "device": device,
         "gpu": oracle.environment()["gpu"] if device == "cuda" else "none (calibrated on CPU)",
         "torch": importlib.metadata.version("torch"), "date": datetime.date.today().isoformat(),
+        **({"cpu_s": round(statistics.fmean(cpu_runs), 2), "cpu_s_max": round(max(cpu_runs), 2),
+            "cpu_limit_s": cpu_limit(cpu_runs)} if cpu_runs else {}),
     }
 
 
 def calibrate(profile: str, seeds: int, data: Datasets, config_path: str | None = None) -> dict:
     config = load_config(config_path, profile, require_thresholds=False)
     # the reference is trusted: generous timeouts, so a busy machine slows calibration instead of failing it
-    trained = tuple(dataclasses.replace(i, timeout_s=10 * i.timeout_s) for i in config.items
+    trained = tuple(dataclasses.replace(i, timeout_s=10 * i.timeout_s, calibrated_cpu_s=None) for i in config.items
                     if SPECS[i.id].trained)
     config = dataclasses.replace(config, items=trained)
     runs: dict[str, list[float]] = {i.id: [] for i in trained}
     baselines: dict[str, list[float]] = {i.id: [] for i in trained}
+    cpu_runs: dict[str, list[float]] = {i.id: [] for i in trained}
     started = time.monotonic()
     for seed in range(seeds):
         report = grade(REPO_ROOT / "reference", config, data, seed=seed)
@@ -56,6 +73,7 @@ def calibrate(profile: str, seeds: int, data: Datasets, config_path: str | None 
             if t.status == "error" or metric not in t.metrics:
                 raise RuntimeError(f"calibration: the reference failed {t.id} with seed {seed}: {t.output}")
             runs[t.id].append(t.metrics[metric])
+            cpu_runs[t.id].append(t.cpu_s)
             if t.id == "sr.psnr":
                 baselines[t.id].append(t.metrics["bicubic_psnr"])
         if "cnn.accuracy" in runs:
@@ -66,11 +84,12 @@ def calibrate(profile: str, seeds: int, data: Datasets, config_path: str | None 
             baselines["cnn.accuracy"].append(baseline.metrics["accuracy"])
         print(f"seed {seed}: " + ", ".join(f"{k} {v[-1]:.4f} (baseline {baselines[k][-1]:.4f})"
                                            for k, v in runs.items()), flush=True)
-    values = {item_id: summarize(item_id, measured, baselines[item_id], report.device)
+    values = {item_id: summarize(item_id, measured, baselines[item_id], report.device, cpu_runs[item_id])
               for item_id, measured in runs.items()}
     write_calibration(config.path, profile, values)
     print(f"wrote {profile} thresholds to {config.path} ({time.monotonic() - started:.0f} s):")
     for item_id, v in values.items():
         print(f"  {item_id}: zero_at {v['zero_at']}, full_at {v['full_at']} "
-              f"(reference {v['reference_mean']} +- {v['reference_std']} over {seeds} seeds, {v['device']})")
+              f"(reference {v['reference_mean']} +- {v['reference_std']} over {seeds} seeds, {v['device']}); "
+              f"CPU limit {v['cpu_limit_s']:g} s (reference: {v['cpu_s_max']:g} s at most)")
     return values

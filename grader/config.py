@@ -48,6 +48,12 @@ class Item:
     upscale_factor: int = 2
     train: dict[str, Any] = field(default_factory=dict)
     threshold: Threshold | None = None
+    calibrated_cpu_s: float | None = None   # calibration: the CPU limit measured on the reference, with margin
+
+    @property
+    def cpu_limit_s(self) -> float:
+        """CPU seconds each of the item's worker calls may use: calibrated where measured, else timeout_s."""
+        return self.calibrated_cpu_s or self.timeout_s
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,12 @@ class Config:
     @property
     def max_score(self) -> float:
         return sum(i.points for i in self.items)
+
+    def wall_budget_s(self, cpu_share: float) -> float:
+        """Wall seconds a grade may take when every item uses its whole CPU limit at `cpu_share` CPUs (a worker
+        runs one thread): what the outer limits around a grade (batch's watchdog, an LMS timeout) allow for,
+        before their margin."""
+        return sum(i.cpu_limit_s for i in self.items) / max(0.05, min(1.0, cpu_share))
 
 
 class _Reader:
@@ -151,7 +163,7 @@ def load_config(path: str | os.PathLike | None = None, profile: str = "quick",
         for key, choices in TRAIN_CHOICES.items():
             if key in train and train[key] not in choices:
                 r.fail(f"{where}.train.{key}", f"expected one of {', '.join(choices)}, got {train[key]!r}")
-        threshold = None
+        threshold, calibrated_cpu = None, None
         if SPECS[item_id].trained:
             cal = calibrated.get(item_id)
             if not require_thresholds:
@@ -164,6 +176,8 @@ def load_config(path: str | os.PathLike | None = None, profile: str = "quick",
             if full <= zero:
                 r.fail(f"calibration.{profile}.{item_id}", f"full_at ({full}) must be above zero_at ({zero})")
             threshold = Threshold(float(zero), float(full))
+            if "cpu_limit_s" in cal:
+                calibrated_cpu = float(r.get(cal, "cpu_limit_s", f"calibration.{profile}.{item_id}", (int, float)))
             if not train.get("steps"):
                 r.fail(f"{where}.train.steps", "is missing: the training budget in optimizer steps")
         visibility = r.get(entry, "visibility", where, str, default="visible")
@@ -185,6 +199,7 @@ def load_config(path: str | os.PathLike | None = None, profile: str = "quick",
             upscale_factor=upscale_factor,
             train=train,
             threshold=threshold,
+            calibrated_cpu_s=calibrated_cpu,
         ))
     if not items:
         r.fail("items", "is empty: nothing to grade")

@@ -10,14 +10,16 @@ import hashlib
 import importlib.metadata
 import platform
 import signal
+import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from . import __version__, checks, oracle
+from . import __version__, checks, cpus, oracle
 from .config import REPO_ROOT, Config
 from .errors import Interrupted
 from .items import SPECS, SUBMISSION_FILES, items_of
@@ -25,9 +27,7 @@ from .data import Datasets
 from .provenance import grader_code_sha256
 from .result import ItemResult, Report, write_report
 from .sandbox import Limits, WorkerSession, resolve_mode, sandbox_note
-
-ESTIMATE_NOTE = ("No GPU here: this is a `quick`-profile estimate on the CPU. The official grade uses the "
-                 "`full` profile on a GPU and can differ slightly.")
+from .sandbox.launch import determinism
 
 
 def resolve_profile(profile: str) -> str:
@@ -79,28 +79,33 @@ def interruptible():
             signal.signal(s, h)
 
 
+def parallel_groups(limits: Limits, groups: int) -> int:
+    """How many item groups run side by side: one per whole CPU this process may use (cpus.py), so a grade
+    never oversubscribes; a 0.5-CPU container runs them one after the other."""
+    return max(1, min(groups, cpus.slots()))
+
+
 def grade(submission: str | Path, config: Config, data: Datasets, out: str | Path | None = None,
           sandbox: str | None = None, progress: Callable[[str, int, int], None] | None = None,
-          seed: int = checks.TRAIN_SEED) -> Report:
+          seed: int = checks.TRAIN_SEED, groups: tuple[str, ...] | None = None) -> Report:
     """Grade the folder `submission` (model.py, pixel_shuffle.py) under `config` with `data`;
-    write `out` if given."""
+    write `out` if given. `groups`: only these item groups (default: all)."""
     started = time.monotonic()
     submission = Path(submission).resolve()
     mode = resolve_mode(sandbox or config.sandbox)
     use_cuda = config.device == "cuda" and oracle.environment()["cuda"]
     results = {item.id: ItemResult(item.id, item.name, item.points, visibility=item.visibility)
                .not_graded("grading stopped before this item ran") for item in config.items}
+    todo = [g for g in checks.GROUPS if (groups is None or g in groups) and any(i in results for i in items_of(g))]
+    side_by_side = parallel_groups(Limits(), len(todo))
+    limits = Limits(memory_mb=config.memory_limit_mb, output_kb=config.output_limit_kb, use_cuda=use_cuda,
+                    cpu_share=min(1.0, cpus.available() / side_by_side))
     report = Report(
         score=0.0, max_score=config.max_score, profile=config.profile, device="cuda" if use_cuda else "cpu",
         versions=versions(), duration_s=0.0, submission=describe_submission(submission),
         tests=list(results.values()), sandbox=mode, sandbox_note=sandbox_note(mode, secrets(data)), complete=False,
-        determinism={"train_seed": seed, "use_deterministic_algorithms": True,
-                     "cudnn_benchmark": False, "threads": 2, "PYTHONHASHSEED": 0,
-                     "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
-                     "note": "MNIST batches and SR patches come from seeded torch.Generators"},
-        config={"path": str(config.path), "sha256": config.sha256},
-        estimate_note="" if use_cuda else (ESTIMATE_NOTE if config.profile == "quick" else
-                                           "No GPU here: the `full` profile ran on the CPU."),
+        determinism=determinism(limits, seed), config={"path": str(config.path), "sha256": config.sha256},
+        estimate_note="" if use_cuda or config.profile == "quick" else "No GPU here: the `full` profile ran on the CPU.",
     )
 
     def save():
@@ -110,11 +115,11 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
             write_report(report, out)
 
     missing = [n for n in SUBMISSION_FILES if not (submission / n).is_file()]
-    limits = Limits(memory_mb=config.memory_limit_mb, output_kb=config.output_limit_kb, use_cuda=use_cuda)
-    secret = np.random.default_rng()   # unseeded on purpose: how test and held-out images are mixed is secret
+    sessions = Sessions(submission, mode, limits)
     try:
         with interruptible():
-            for group, score_group in checks.GROUPS.items():
+            runnable = {}
+            for group in todo:
                 owned = {i: results[i] for i in items_of(group) if i in results}
                 for item_id, item in list(owned.items()):
                     needed = SPECS[item_id].file
@@ -122,28 +127,34 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
                         others = " and ".join(n for n in SUBMISSION_FILES if n != needed)
                         item.error(f"{needed} is missing from {submission}: expected the file {needed} next to {others}")
                         del owned[item_id]
-                if not owned:
-                    continue
-                with WorkerSession(submission, mode, limits) as session:
-                    run = checks.Run(config, data, owned, session, progress or (lambda *a: None), secret, seed,
-                                     submission=submission,
-                                     new_session=lambda: WorkerSession(submission, mode, limits))
-                    score_group(run)
-                for item in owned.values():
-                    if not item.graded:   # a group that forgets an item is a grader bug, never a silent pass
-                        item.error(f"not graded: the grader's `{group}` group did not score this item "
-                                   f"(a bug in grader/checks/{group}.py)")
-                report.flags.extend(f for f in dict.fromkeys(run.flags) if f not in report.flags)
-                report.images.extend(run.images)
-                save()
-            report.complete = True
+                if owned:
+                    checks.PREPARE[group](config, data)   # decode its data before any worker starts
+                    runnable[group] = owned
+            with ThreadPoolExecutor(side_by_side, thread_name_prefix="group") as pool:
+                pending = {pool.submit(grade_group, group, owned, config, data, sessions, progress, seed): group
+                           for group, owned in sorted(runnable.items(), key=lambda g: -checks.WEIGHT[g[0]])}
+                while pending:
+                    done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        group = pending.pop(future)
+                        run = future.result()
+                        report.flags.extend(f for f in dict.fromkeys(run.flags) if f not in report.flags)
+                        report.images.extend(run.images)
+                        results.update(run.results)
+                        report.starved += [i for i in run.starved if not run.results[i].graded]
+                        report.calls = sessions.log()
+                        save()
+            report.tests = list(results.values())
+            report.complete = all(t.graded for t in report.tests)
     except Interrupted as signal_name:
+        sessions.stop_all()
         for item in results.values():
             if not item.graded:
                 item.not_graded(f"the grader received {signal_name} before this item finished")
         save()
         raise
     except Exception as exc:  # a harness bug must still leave a report naming it
+        sessions.stop_all()
         for item in results.values():
             if not item.graded:
                 item.not_graded(f"internal grader error ({type(exc).__name__}: {exc})")
@@ -151,3 +162,55 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
         raise
     save()
     return report
+
+
+def grade_group(group: str, owned: dict[str, ItemResult], config: Config, data: Datasets, sessions: "Sessions",
+                progress, seed: int, attempts: int = 2) -> checks.Run:
+    """Score one item group in fresh workers; a group whose worker the machine starved (never the student's
+    fault) is graded again from scratch, once, like a lost node; if it starves again its items stay ungraded."""
+    for attempt in range(attempts):
+        fresh = {i: ItemResult(r.id, r.name, r.max_score, visibility=r.visibility) for i, r in owned.items()}
+        new_session = lambda: sessions.new(group)   # noqa: E731
+        with new_session() as session:
+            run = checks.Run(config, data, fresh, session, progress or (lambda *a: None), np.random.default_rng(),
+                             seed, submission=sessions.submission, new_session=new_session)
+            checks.GROUPS[group](run)
+        if not run.starved:
+            break
+    for item_id, item in run.results.items():
+        if run.starved and item_id in run.starved:
+            item.not_graded(run.starved[item_id])
+        elif not item.graded:   # a group that forgets an item is a grader bug, never a silent pass
+            item.error(f"not graded: the grader's `{group}` group did not score this item "
+                       f"(a bug in grader/checks/{group}.py)")
+    return run
+
+
+class Sessions:
+    """Every worker session of one grade, so that an interrupt can end them all at once from the main thread."""
+
+    def __init__(self, submission: Path, mode: str, limits: Limits):
+        self.submission, self.mode, self.limits = submission, mode, limits
+        self.made: list[tuple[str, WorkerSession]] = []   # (group, session), in the order they were made
+        self.stopped = threading.Event()
+        self.lock = threading.Lock()
+
+    def new(self, group: str) -> WorkerSession:
+        if self.stopped.is_set():
+            raise Interrupted("stop")
+        session = WorkerSession(self.submission, self.mode, self.limits, stopped=self.stopped)
+        with self.lock:
+            self.made.append((group, session))
+        return session
+
+    def stop_all(self) -> None:
+        self.stopped.set()
+        with self.lock:
+            made = [session for _, session in self.made]
+        for session in made:
+            session.kill()
+
+    def log(self) -> list[dict]:
+        """Every worker start and call of the grade, with its wall and CPU time (bench/grade_bench.py reads it)."""
+        with self.lock:
+            return [{"group": group, **entry} for group, session in self.made for entry in session.log]

@@ -101,7 +101,7 @@ def build_github(out: Path, config_path: Path, profile: str = "quick", timeout: 
                  grader_repo: str = "OWNER/cnn-practical-template", grader_ref: str = "v1",
                  keep_evidence: bool = False) -> tuple[Path, list[str]]:
     config = load_config(config_path, profile)
-    limit = int(timeout or sum(i.timeout_s for i in config.items) + DEFAULT_MARGIN_S)
+    limit = int(timeout or config.wall_budget_s(1.0) + DEFAULT_MARGIN_S)
     values = _values(config, profile, limit, False, GRADER_REPO=grader_repo, GRADER_REF=grader_ref,
                      TIMEOUT_MIN=limit // 60 + 20)
     files = handout_files(config_path, keep_evidence)

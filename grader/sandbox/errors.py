@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import signal
 
-KINDS = ("timeout", "memory", "disk", "protocol", "crash")
+KINDS = ("timeout", "memory", "disk", "protocol", "crash", "starved")
+MACHINES_FAULT = ("starved",)   # kinds never charged to the student: the item is regraded, or left ungraded
 
 
 class WorkerFailure(Exception):

@@ -67,11 +67,23 @@ def bwrap_arguments(root: Path, limits: Limits, read_only: list[str] = ()) -> li
     return cmd + ["--chdir", mount, "--setenv", "HOME", mount, "--setenv", "TMPDIR", "/tmp"]
 
 
+# What makes a worker's numbers the same on every machine; the report records exactly this (determinism()).
+DETERMINISM_ENV = {"PYTHONHASHSEED": "0", "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "GRADER_THREADS")
+
+
+def determinism(limits: Limits, seed: int) -> dict:
+    """The settings every worker runs under (the worker applies the torch ones: worker/training.py)."""
+    return {"train_seed": seed, "use_deterministic_algorithms": True, "cudnn_benchmark": False,
+            "threads": limits.threads, **{k: v for k, v in DETERMINISM_ENV.items()},
+            "note": "one torch thread per worker on every machine, so no metric depends on the core count; "
+                    "MNIST batches and SR patches come from seeded torch.Generators"}
+
+
 def environment(mode: str, root: Path, limits: Limits, parent_env: dict[str, str] | None = None) -> dict[str, str]:
     parent_env = dict(os.environ if parent_env is None else parent_env)
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
-           "OMP_NUM_THREADS": str(limits.threads), "GRADER_THREADS": str(limits.threads),
-           "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
+           **DETERMINISM_ENV, **{name: str(limits.threads) for name in THREAD_VARIABLES}}
     if mode == "none":   # a laptop run keeps the user's environment (proxies, CUDA paths, ...)
         env = {**parent_env, **{k: v for k, v in env.items() if k != "HOME"}}
     else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 
@@ -83,6 +84,9 @@ def pids_of_uid(uid: int) -> list[int]:
 
 
 _live_roots: set[int] = set()   # the root of every ProcessTree of this process not yet killed
+# Held while a worker is spawned and its ProcessTree registered, and while a tree lists its members: a grade
+# runs item groups side by side, and a worker just spawned is our child before it is in _live_roots.
+SPAWNING = threading.RLock()
 
 
 @dataclass
@@ -99,8 +103,9 @@ class ProcessTree:
         _live_roots.add(self.root)
 
     def members(self) -> set[int]:
-        links, me = parents(), os.getpid()
-        others = _live_roots - {self.root}
+        with SPAWNING:
+            links, me = parents(), os.getpid()
+            others = set(_live_roots) - {self.root}
         orphans = {pid for pid, ppid in links.items() if ppid == me and pid not in self.ours_before} - others
         pids = {self.root} | orphans
         pids |= _below(pids, links)

@@ -104,7 +104,7 @@ def main() -> None:
     token = json.loads(sys.stdin.readline() or "{}").get("token", "")
     sys.path.insert(0, os.path.abspath("submission"))
     os.makedirs("out", exist_ok=True)
-    configure_torch(int(os.environ.get("GRADER_THREADS", "2")))
+    configure_torch(int(os.environ.get("GRADER_THREADS", "1")))
     shuffle_log = tracing.install_shuffle_log()  # noqa: F841  (kept alive: the kernels live as long as it does)
     # Everything the checks after each task use is bound here, before student code can patch a module.
     snapshot, log_works, check = tamper.snapshot(), tracing.shuffle_probe(), tamper.tampered

@@ -26,13 +26,14 @@ def configure_torch(threads: int) -> None:
     torch.backends.cudnn.benchmark = False
 
 
-def train_classifier(model, images, labels, *, steps, batch_size, lr, optimizer="adamw", seed=0,
+def train_classifier(model, images, labels, *, steps, batch_size, lr, optimizer="adamw", schedule="none", seed=0,
                      device="cpu", progress=lambda step: None):
     """MNIST: uint8 images (N,28,28) held as one tensor (4x less memory than float), each batch sliced by a
     seeded permutation and normalized as torchvision's ToTensor + Normalize would."""
     x, y = images.to(device), labels.to(device)
     generator = torch.Generator().manual_seed(seed)
     opt = optim.make_optimizer(optimizer, model.parameters(), lr)
+    sched = optim.make_schedule(schedule, opt, lr, steps)
     model.train()
     order, pos, losses = torch.randperm(len(x), generator=generator), 0, []
     for step in range(steps):
@@ -45,6 +46,8 @@ def train_classifier(model, images, labels, *, steps, batch_size, lr, optimizer=
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if sched:
+            sched.step()
         if step % 50 == 0 or step == steps - 1:
             losses.append([step, check_loss(loss, step)])
             progress(step + 1)
