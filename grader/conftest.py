@@ -23,7 +23,7 @@ def pytest_addoption(parser):
     group.addoption("--submission", default=str(REPO_ROOT / "student"),
                     help="folder holding model.py and pixel_shuffle.py (default: student/)")
     group.addoption("--profile", default="auto", choices=PROFILE_CHOICES,
-                    help="auto = full when CUDA is available, else quick (an estimate)")
+                    help="auto = full when CUDA is available, else quick (the CPU budget, calibrated for it)")
     group.addoption("--report", default="grading-report.json", help="where the JSON report is written")
     group.addoption("--grading-config", default=None, help="rubric file (default: grading.yaml)")
     group.addoption("--sandbox", default="none", choices=SANDBOXES,

@@ -49,8 +49,18 @@ def fast_rubric(path: Path, mnist_steps: int = 20, sr_steps: int = 5, timeout_s:
             item["train"]["steps"] = {"quick": sr_steps, "full": sr_steps}
         if timeout_s is not None:
             item["timeout_s"] = timeout_s
+    if timeout_s is not None:
+        drop_calibrated_cpu_limits(raw)
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
+
+
+def drop_calibrated_cpu_limits(raw: dict, item_ids=None) -> None:
+    """A rubric's hand-set timeout_s applies to a trained item only without a calibrated cpu_limit_s."""
+    for profile in (raw.get("calibration") or {}).values():
+        for item_id, values in (profile or {}).items():
+            if item_ids is None or item_id in item_ids:
+                values.pop("cpu_limit_s", None)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import pytest
 
 from conftest import REFERENCE, fast_rubric, write_submission
 from grader import batch as batch_module
+from grader import cpus
 from grader.batch import safe_name, submission_key
 from grader.config import REPO_ROOT, load_config
 
@@ -180,7 +181,7 @@ def test_canvas_zip_force_and_watchdog(tmp_path, rubric):
 
     # watchdog: margin chosen so the watchdog is 0.5 s, below what any grade takes (the data check and one
     # worker's `import torch` alone take longer; with the static check a failing submission can finish in 3 s)
-    total = sum(i.timeout_s for i in load_config(rubric, "quick").items)
+    total = load_config(rubric, "quick").wall_budget_s(cpus.available())
     batch(bundle, tmp_path / "out2", rubric, "--margin", str(0.5 - total), jobs=1)
     rows = grades(tmp_path / "out2")
     assert set(rows) == {"1001", "1002"}

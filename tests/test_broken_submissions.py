@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import DATA, REFERENCE, STUDENT, by_id, fast_rubric, write_submission
+from conftest import DATA, REFERENCE, STUDENT, by_id, drop_calibrated_cpu_limits, fast_rubric, write_submission
 from grader.cases import SHUFFLE_CASES
 from grader.config import load_config
 from grader.orchestrator import grade
@@ -148,6 +148,7 @@ def rubric_with(tmp_path: Path, keep=ALL_IDS, timeouts: dict[str, float] | None 
     for i in raw["items"]:
         if timeouts and i["id"] in timeouts:
             i["timeout_s"] = timeouts[i["id"]]
+    drop_calibrated_cpu_limits(raw, timeouts or ())
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return load_config(path, "quick")
 

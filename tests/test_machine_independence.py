@@ -16,7 +16,6 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 
 from cgroup_limits import run_limited, unavailable
 from conftest import REFERENCE, require_system, write_submission

@@ -147,4 +147,4 @@ def training(item) -> dict:
     """The training budget of a trained item, as the worker's training loops take it."""
     t = item.train
     return {"steps": int(t["steps"]), "batch_size": int(t.get("batch_size", 64)), "lr": float(t.get("lr", 1e-3)),
-            "optimizer": str(t.get("optimizer", "adam"))}
+            "optimizer": str(t.get("optimizer", "adam")), "schedule": str(t.get("schedule", "none"))}

@@ -79,7 +79,7 @@ def score_psnr(run: Run) -> None:
                      train_lr=run.session.write_input("sr_train_lr", train.lr),
                      train_hr=run.session.write_input("sr_train_hr", train.hr),
                      max_params=item.max_params, seed=run.seed, patch=int(item.train.get("patch", 0)),
-                     schedule=str(item.train.get("schedule", "none")), **training(item))
+                     **training(item))
     state = trained_state(run, "sr_train", reply, f"Net({factor})", item.max_params) if reply is not None else None
     if state is None:
         return

@@ -6,7 +6,7 @@ Request fields, besides "id" and "task":
   shuffle        fn ("pixel_shuffle" | "pixel_unshuffle" | "PixelShuffle"), cases: [{input, factor,
                  transposed?, grad_weight? (PixelShuffle)}]
   cnn_interface  input
-  cnn_train      device, max_params, train_x, train_y, steps, batch_size, lr, optimizer, seed
+  cnn_train      device, max_params, train_x, train_y, steps, batch_size, lr, optimizer, schedule, seed
   cnn_eval       device, max_params, state, eval_x, probe_x, seed          (in a fresh worker: state.py)
   sr_interface   input, factors
   sr_train       device, upscale_factor, max_params, train_lr, train_hr, steps, batch_size, patch, lr,
@@ -100,7 +100,8 @@ def task_cnn_train(req, progress):
     model, size = build(student_attr("model", "CNN"), device=device, max_params=req["max_params"], what="CNN()")
     losses = train_classifier(model, torch.from_numpy(load(req["train_x"])), torch.from_numpy(load(req["train_y"])),
                               steps=req["steps"], batch_size=req["batch_size"], lr=req["lr"],
-                              optimizer=req["optimizer"], seed=req["seed"], device=device, progress=progress)
+                              optimizer=req["optimizer"], schedule=req.get("schedule", "none"), seed=req["seed"],
+                              device=device, progress=progress)
     return trained(model, losses, size, req["max_params"], "CNN()")
 
 
