@@ -99,8 +99,9 @@ class TreeClock:
         self._threads = self._activity(pids)
         self.usage = Usage()
 
-    def poll(self) -> Usage:
-        pids = list(self.members())
+    def poll(self, members: Iterable[int] | None = None) -> Usage:
+        """Usage so far; `members`: the tree's processes if just listed (listing them scans /proc)."""
+        pids = list(self.members() if members is None else members)
         now = time.monotonic()
         interval, self._last_wall = now - self._last_wall, now
         cpu = sum(cpu_seconds(p) for p in pids) - self._cpu0

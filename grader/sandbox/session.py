@@ -75,15 +75,15 @@ class WorkerSession:
             self.tree = ProcessTree(self.proc.pid, ours_before, self.drop_to)
         self.channel = ReplyChannel(read_fd)
         self.output = OutputTail(self.proc.stdout, self.limits.output_kb * 1024)
-        self.watchdog = Watchdog(self.limits, self.memory_used_mb, self.workspace.disk_usage,
+        self.watchdog = Watchdog(self.limits, self.tree.members, self.memory_used_mb, self.workspace.disk_usage,
                                  TreeClock(self.tree.members))
         self.ready = False
         self.channel.greet(self.proc.stdin)
 
-    def memory_used_mb(self) -> float:
-        """All the worker's memory, memfds and tmpfs files included (memory.py); files in its own folder
-        are the disk cap's."""
-        return memory_bytes(self.tree.members(), exclude_device=self.folder_device) / 2**20
+    def memory_used_mb(self, members: set[int]) -> float:
+        """All the memory of the worker's processes `members`, memfds and tmpfs files included (memory.py);
+        files in its own folder are the disk cap's."""
+        return memory_bytes(members, exclude_device=self.folder_device) / 2**20
 
     # ------------------------------------------------------------ one task
     def call(self, task: str, cpu_limit_s: float, on_progress: Callable[[int, int], None] | None = None,

@@ -64,7 +64,8 @@ class TimeLimit:
 @dataclass
 class Watchdog:
     limits: Limits
-    memory_used_mb: Callable[[], float]                # what the worker's processes hold, now
+    members: Callable[[], set[int]]                    # the worker's processes, now (a /proc scan)
+    memory_used_mb: Callable[[set[int]], float]        # what those processes hold
     disk_used: Callable[[int], tuple[float, int]]      # (MB, entries) in its folder, looking at most at N+1
     clock: TreeClock
     memory_checked: float = float("-inf")
@@ -83,16 +84,19 @@ class Watchdog:
     def check(self, limit: TimeLimit) -> None:
         """Raise the WorkerFailure for the first limit the worker is over, if any."""
         now = time.monotonic()
-        if now - self.clock_checked >= CLOCK_CHECK_EVERY_S:
+        clock_due = now - self.clock_checked >= CLOCK_CHECK_EVERY_S
+        memory_due = now - self.memory_checked >= MEMORY_CHECK_EVERY_S
+        members = self.members() if clock_due or memory_due else set()   # one scan of /proc for both
+        if clock_due:
             self.clock_checked = now
-            usage = self.clock.poll()
+            usage = self.clock.poll(members)
             self.cpu_over_polls = self.cpu_over_polls + 1 if usage.cpu_s > limit.cpu_s else 0
             failure = limit.failure(usage, cpu_over=self.cpu_over_polls >= 2)
             if failure is not None:
                 raise failure
-        if now - self.memory_checked >= MEMORY_CHECK_EVERY_S:
+        if memory_due:
             self.memory_checked = now
-            if self.memory_used_mb() > self.limits.memory_mb:
+            if self.memory_used_mb(members) > self.limits.memory_mb:
                 raise WorkerFailure("memory", f"your code used more than the memory limit of "
                                               f"{self.limits.memory_mb} MB")
         if now - self.disk_checked >= DISK_CHECK_EVERY_S:
