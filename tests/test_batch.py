@@ -207,3 +207,29 @@ def test_layout_error_and_unsafe_ids_get_rows(tmp_path, rubric):
     assert (out / safe_name("Zoë Ürban") / "report.json").is_file()
     assert not (out / "Zoë Ürban").exists()
     assert manifest(out)["mallory"]["report"] is False
+
+
+def test_a_grade_the_machine_starved_is_retried_then_an_infra_error(tmp_path, monkeypatch):
+    """`grade` exits 75 when the machine was too busy to run some items (never the student's fault): the local
+    executor grades that student again, up to --retries times, then the row says infra_error."""
+    from argparse import Namespace
+    from grader.gradebook import status_of
+    from grader.paths import DataPaths
+    job = batch_module.Job("s1", tmp_path / "s1", "key", {})
+    job.folder.mkdir()
+    tries = tmp_path / "tries"
+    # a stand-in for `python -m grader grade`: busy (75) on the first `busy` tries, then a report and 0
+    script = ("import pathlib, sys\n"
+              f"tries = pathlib.Path({str(tries)!r}); n = int(tries.read_text()) + 1 if tries.exists() else 1\n"
+              "tries.write_text(str(n))\n"
+              "if n <= int(sys.argv[1]): print('error: the machine was too busy'); sys.exit(75)\n"
+              f"pathlib.Path({str(job.folder / 'report.json')!r}).write_text('{{}}')\n")
+    runner = batch_module.Runner(Namespace(jobs=1, retries=2, sandbox=None), tmp_path / "r.yaml", "quick", 60, [],
+                                 DataPaths.from_environment())
+    for busy, retried, final in ((2, 2, True), (5, 2, False)):
+        tries.unlink(missing_ok=True)
+        monkeypatch.setattr(runner, "command", lambda job, busy=busy: [sys.executable, "-c", script, str(busy)])
+        entry = runner.grade(job)
+        assert int(tries.read_text()) == retried + 1 and len(entry.get("machine_busy", [])) == min(busy, retried + 1)
+        assert entry["final"] is final and (entry["error"] == "") is final, entry
+    assert status_of(None, entry["error"]) == "infra_error" and "not the student's fault" in entry["error"]

@@ -119,3 +119,40 @@ def throttled_cgroup(name: str, cpus: float) -> Path:
     (folder / "cpu.cfs_period_us").write_text("100000")
     (folder / "cpu.cfs_quota_us").write_text(str(int(cpus * 100_000)))
     return folder
+
+
+@pytest.mark.parametrize("starve_calls, starved", [(1, False), (99, True)])
+def test_a_starved_group_is_graded_again_then_left_ungraded(tmp_path, monkeypatch, starve_calls, starved):
+    """The orchestrator grades a group whose worker the machine starved once more from scratch; if it starves
+    again, its items are not graded (never 0 for the student's code), the report lists them, `grade` exits 75."""
+    import yaml
+    from conftest import DATA, fast_rubric, write_submission
+    from grader import __main__ as cli
+    from grader.config import load_config
+    from grader.errors import EXIT_MACHINE_BUSY
+    from grader.orchestrator import grade
+
+    real_call, seen = WorkerSession.call, []
+
+    def call(self, task, cpu_limit_s, *args, **params):
+        seen.append(task)
+        if len(seen) <= starve_calls:
+            raise WorkerFailure("starved", "the machine was too busy to finish grading this item; nothing is "
+                                           "wrong with your code (test)")
+        return real_call(self, task, cpu_limit_s, *args, **params)
+    monkeypatch.setattr(WorkerSession, "call", call)
+    raw = yaml.safe_load(fast_rubric(tmp_path / "r.yaml").read_text())
+    raw["items"] = [i for i in raw["items"] if i["id"].startswith("pixel_unshuffle")]
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(raw))
+    config = load_config(tmp_path / "r.yaml", "quick")
+    submission = write_submission(tmp_path / "sub")
+    report = grade(submission, config, DATA, sandbox="none")
+    item = report.tests[0]
+    if starved:
+        assert report.starved == ["pixel_unshuffle.values"] and not report.complete and len(seen) == 2
+        assert not item.graded and item.score == 0 and "too busy" in item.output and "nothing is wrong" in item.output
+        code = cli.main(["grade", str(submission), "--config", str(tmp_path / "r.yaml"), "--sandbox", "none",
+                         "--profile", "quick", "--out", str(tmp_path / "report.json")])
+        assert code == EXIT_MACHINE_BUSY
+    else:
+        assert report.starved == [] and report.complete and item.status == "passed" and len(seen) == 2

@@ -49,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     c = parser.add_argument_group("cluster executors (slurm, ray)")
     c.add_argument("--retries", type=int, default=DEFAULT_RETRIES,
                    help="resubmissions after an infrastructure failure (node lost, preempted, cancelled, the "
-                        "task's time limit) before the student's row says infra_error; student failures are final")
+                        "task's time limit, a grade the machine starved: exit 75, the local executor too) before "
+                        "the student's row says infra_error; student failures are final")
     c.add_argument("--task-gpus", choices=["auto", "0", "1"], default="auto",
                    help="GPUs per task (auto: 1 when the profile's device is cuda)")
     c.add_argument("--node-data-dir", help="where the nodes find the data (default: this machine's "
