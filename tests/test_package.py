@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from cgroup_limits import run_limited, unavailable
-from conftest import PATHS, REFERENCE, fast_rubric, write_submission
+from conftest import PATHS, REFERENCE, fast_rubric, require_system, write_submission
 from grader.config import REPO_ROOT
 from grader.formats import PL_MAX_BYTES
 from grader.templates import TemplateError, fill, variables
@@ -254,6 +254,27 @@ def test_prairielearn_under_its_limits_with_a_flood_of_output(tmp_path):
     assert data["score"] == 0 and all(len(t["output"]) < 7000 for t in data["tests"])
     assert "characters cut here" in data["tests"][5]["output"]
     assert "\\u0000" not in results.read_text() and "\\u001b" not in results.read_text()   # escaped, never raw
+
+
+def test_prairielearn_grades_the_reference_at_its_cpu_share_with_room_to_spare(tmp_path):
+    """The committed rubric, the reference, PrairieLearn's container (0.9 CPU, 2 GiB): full marks, in at most
+    half of the job's 600 s cap (limits count CPU seconds, so the share only stretches the wall time)."""
+    require_system(unavailable() is None, "cgroups with CPU and memory limits (root)",
+                   "run as root on a machine whose cgroups can be written (CI does)")
+    out = tmp_path / "pl"
+    assert grader("package", "prairielearn", "--out", str(out)).returncode == 0
+    grade_root = tmp_path / "grade"
+    write_submission(grade_root / "student")
+    env = {**os.environ, "GRADE_ROOT": str(grade_root), "GRADER_PYTHON": sys.executable, "GRADER_SANDBOX": "process",
+           "GRADER_CACHE_DIR": str(PATHS.cache)}
+    env.pop("PYTHONPATH", None)
+    usage = run_limited(["bash", str(out / "grader-image" / "run.sh")], memory_mb=2048, cpus=0.9, timeout=600, env=env)
+    print(f"PrairieLearn, reference, 0.9 CPU: wall {usage.wall_s:.0f} s, CPU {usage.cpu_s:.0f} s, "
+          f"peak {usage.peak_mb:.0f} MB")
+    assert usage.returncode == 0 and not usage.oom_killed, usage.stdout[-2000:]
+    assert usage.wall_s <= 600 / 2, f"{usage.wall_s:.0f} s leaves less than a 2x margin under PrairieLearn's 600 s"
+    data = validate(grade_root / "results" / "results.json", "prairielearn_results.schema.json")
+    assert data["gradable"] is True and data["score"] == 1.0, [t["output"][:200] for t in data["tests"]]
 
 
 # ------------------------------------------------------------------ GitHub Classroom
