@@ -155,6 +155,8 @@ def test_gradescope_reference_end_to_end(gradescope_root):
     assert len(by_id) == 9 and data["extra_data"]["complete"] is True
     assert all(by_id[i]["status"] == "passed" for i in by_id if i not in ("cnn.accuracy", "sr.psnr"))
     assert [f["name"] for f in data["extra_data"]["submission"]["files"]] == ["model.py", "pixel_shuffle.py"]
+    # the package grades with `quick` as the official grade: nothing may call it an estimate of another one
+    assert "estimate" not in json.dumps(data).lower() and "official grade uses" not in json.dumps(data)
 
 
 def test_gradescope_fallback_when_grading_fails(gradescope_root, tmp_path):
@@ -275,6 +277,7 @@ def test_prairielearn_grades_the_reference_at_its_cpu_share_with_room_to_spare(t
     assert usage.wall_s <= 600 / 2, f"{usage.wall_s:.0f} s leaves less than a 2x margin under PrairieLearn's 600 s"
     data = validate(grade_root / "results" / "results.json", "prairielearn_results.schema.json")
     assert data["gradable"] is True and data["score"] == 1.0, [t["output"][:200] for t in data["tests"]]
+    assert "estimate" not in json.dumps(data).lower()   # quick is the official grade here
 
 
 # ------------------------------------------------------------------ GitHub Classroom
