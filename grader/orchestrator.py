@@ -109,6 +109,7 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
     )
 
     def save():
+        report.tests = list(results.values())   # a finished group's results replace its placeholders
         report.recompute_score()
         report.duration_s = round(time.monotonic() - started, 2)
         if out:
@@ -130,13 +131,14 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
                 if owned:
                     checks.PREPARE[group](config, data)   # decode its data before any worker starts
                     runnable[group] = owned
-            with ThreadPoolExecutor(side_by_side, thread_name_prefix="group") as pool:
+            pool = ThreadPoolExecutor(side_by_side, thread_name_prefix="group")
+            try:
                 pending = {pool.submit(grade_group, group, owned, config, data, sessions, progress, seed): group
                            for group, owned in sorted(runnable.items(), key=lambda g: -checks.WEIGHT[g[0]])}
                 while pending:
                     done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                     for future in done:
-                        group = pending.pop(future)
+                        del pending[future]
                         run = future.result()
                         report.flags.extend(f for f in dict.fromkeys(run.flags) if f not in report.flags)
                         report.images.extend(run.images)
@@ -144,8 +146,15 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
                         report.starved += [i for i in run.starved if not run.results[i].graded]
                         report.calls = sessions.log()
                         save()
-            report.tests = list(results.values())
-            report.complete = all(t.graded for t in report.tests)
+            except BaseException:
+                finished = sessions.graded_items()   # what running groups finished before this, kept
+                sessions.stop_all()   # before waiting for the groups' threads: their workers end now
+                pool.shutdown(wait=True, cancel_futures=True)
+                results.update(finished)
+                raise
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+            report.complete = all(t.graded for t in results.values())
     except Interrupted as signal_name:
         sessions.stop_all()
         for item in results.values():
@@ -170,6 +179,7 @@ def grade_group(group: str, owned: dict[str, ItemResult], config: Config, data: 
     fault) is graded again from scratch, once, like a lost node; if it starves again its items stay ungraded."""
     for attempt in range(attempts):
         fresh = {i: ItemResult(r.id, r.name, r.max_score, visibility=r.visibility) for i, r in owned.items()}
+        sessions.scoring[group] = fresh
         new_session = lambda: sessions.new(group)   # noqa: E731
         with new_session() as session:
             run = checks.Run(config, data, fresh, session, progress or (lambda *a: None), np.random.default_rng(),
@@ -192,6 +202,7 @@ class Sessions:
     def __init__(self, submission: Path, mode: str, limits: Limits):
         self.submission, self.mode, self.limits = submission, mode, limits
         self.made: list[tuple[str, WorkerSession]] = []   # (group, session), in the order they were made
+        self.scoring: dict[str, dict[str, ItemResult]] = {}   # group -> the results its thread is filling in
         self.stopped = threading.Event()
         self.lock = threading.Lock()
 
@@ -209,6 +220,10 @@ class Sessions:
             made = [session for _, session in self.made]
         for session in made:
             session.kill()
+
+    def graded_items(self) -> dict[str, ItemResult]:
+        """The items running groups have scored so far (an interrupted grade keeps them)."""
+        return {i: r for fresh in list(self.scoring.values()) for i, r in list(fresh.items()) if r.graded}
 
     def log(self) -> list[dict]:
         """Every worker start and call of the grade, with its wall and CPU time (bench/grade_bench.py reads it)."""

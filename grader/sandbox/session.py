@@ -154,12 +154,14 @@ class WorkerSession:
 
     # ------------------------------------------------------------ teardown
     def kill(self) -> None:
-        """SIGKILL the worker and everything it started (setsid'd or not), then reap."""
-        if self.proc is None:
+        """SIGKILL the worker and everything it started (setsid'd or not), then reap. Another thread may call
+        this (an interrupted grade ends every worker at once) while the session's own thread ends its worker."""
+        proc = self.proc
+        if proc is None:
             return
         self.tree.kill()
         try:
-            self.proc.wait(timeout=5)
+            proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
         self.tree.reap()
