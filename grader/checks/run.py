@@ -18,6 +18,7 @@ from ..config import Config
 from ..items import owners_of
 from ..data import Datasets
 from ..result import ItemResult
+from ..rubric_keys import TRAIN
 from ..sandbox import WorkerFailure, WorkerSession
 from ..staticcheck import FileCheck, check_file
 
@@ -131,8 +132,12 @@ def score_trained(item: ItemResult, credit: float, reply: dict, text: str, hint:
     item.set(credit, text, trainable_params=reply.get("trainable"), losses=reply.get("losses"), **metrics)
 
 
+def train_value(item, name: str):
+    """One training setting of `item`: the rubric's value, else its declared default (grader/rubric_keys.py)."""
+    return item.train.get(name, TRAIN.key(name).default)
+
+
 def training(item) -> dict:
     """The training budget of a trained item, as the worker's training loops take it."""
-    t = item.train
-    return {"steps": int(t["steps"]), "batch_size": int(t.get("batch_size", 64)), "lr": float(t.get("lr", 1e-3)),
-            "optimizer": str(t.get("optimizer", "adam"))}
+    return {"steps": int(item.train["steps"]), "batch_size": int(train_value(item, "batch_size")),
+            "lr": float(train_value(item, "lr")), "optimizer": str(train_value(item, "optimizer"))}
