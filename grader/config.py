@@ -52,6 +52,10 @@ class Item:
     train: dict[str, Any] = field(default_factory=dict)
     threshold: Threshold | None = None
 
+    def over_budget(self, size: int) -> bool:
+        """Does a model of `size` parameters and buffers exceed the item's budget? No max_params: no budget."""
+        return self.max_params is not None and size > self.max_params
+
 
 @dataclass(frozen=True)
 class Config:
@@ -183,13 +187,16 @@ def load_config(path: str | os.PathLike | None = None, profile: str = "quick",
         upscale_factor = r.read(ITEM, entry, "upscale_factor", where)
         if upscale_factor < 2:
             r.fail(f"{where}.upscale_factor", f"must be an integer of at least 2, got {upscale_factor}")
+        max_params = r.read(ITEM, entry, "max_params", where)
+        if max_params is not None and max_params < 1:   # 0 would read as "no budget" to some and "none allowed" to others
+            r.fail(f"{where}.max_params", f"must be at least 1, got {max_params} (leave it out for no budget)")
         items.append(Item(
             id=item_id,
             name=r.read(ITEM, entry, "name", where),
             points=float(r.read(ITEM, entry, "points", where)),
             timeout_s=timeout_s,
             visibility=r.read(ITEM, entry, "visibility", where),
-            max_params=r.read(ITEM, entry, "max_params", where),
+            max_params=max_params,
             upscale_factor=upscale_factor,
             train=train,
             threshold=threshold,

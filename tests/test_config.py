@@ -174,6 +174,9 @@ MALFORMED = {
     "calibration of an unknown profile": (lambda raw: raw["calibration"].update(quik={}),
                                           "calibration.quik: not a profile of this rubric (defined: quick, full); "
                                           "did you mean 'quick'?"),
+    "a parameter budget of 0": (lambda raw: item(raw, "cnn.interface").update(max_params=0),
+                                "items[5] (cnn.interface).max_params: must be at least 1, got 0 (leave it out for "
+                                "no budget)"),
     "learning rate as a string": (lambda raw: item(raw, "cnn.accuracy")["train"].update(lr="fast"),
                                   "items[6] (cnn.accuracy).train.lr: expected int or float, got 'fast'"),
     "profile without device": (lambda raw: raw["profiles"]["quick"].pop("device"), "profiles.quick.device: is missing"),

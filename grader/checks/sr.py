@@ -72,7 +72,7 @@ def score_psnr(run: Run) -> None:
                      train_hr=run.session.write_input("sr_train_hr", train.hr),
                      max_params=item.max_params, seed=run.seed, patch=int(train_value(item, "patch")),
                      schedule=str(train_value(item, "schedule")), **training(item))
-    state = trained_state(run, "sr_train", reply, f"Net({factor})", item.max_params) if reply is not None else None
+    state = trained_state(run, "sr_train", reply, f"Net({factor})", item) if reply is not None else None
     if state is None:
         return
     with run.fresh_session() as fresh:
