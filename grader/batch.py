@@ -268,11 +268,12 @@ def _rows(jobs: list[Job], manifest: Manifest) -> list[tuple]:
     rows = []
     for job in jobs:
         entry = manifest.students.get(job.student_id) or {}
-        if entry.get("key") != job.key:
+        current = entry.get("key") == job.key   # else report.json, if any, grades an earlier submission
+        if not current:
             entry = {}
         error = job.layout_error or entry.get("error", "")
         report = None
-        if (job.folder / "report.json").is_file():
+        if current and (job.folder / "report.json").is_file():
             try:
                 report = read_report(job.folder / "report.json")
             except (OSError, ValueError, TypeError, KeyError) as exc:

@@ -52,7 +52,7 @@ def render(report: Report, fmt: str, leaderboard: bool = False) -> str:
     renderers: dict[str, Callable[[Report], str]] = {
         "json": _json, "gradescope": lambda r: _gradescope(r, leaderboard), "prairielearn": _prairielearn,
         "junit": _junit, "github": _github, "github-result": _github_result, "csv": _csv,
-        "csv-row": lambda r: _csv(r).splitlines(keepends=True)[1]}
+        "csv-row": _csv_row}
     if fmt not in renderers:
         raise ValueError(f"unknown output format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     return renderers[fmt](report)
@@ -279,3 +279,10 @@ def _github_result(report: Report) -> str:
 def _csv(report: Report) -> str:
     from grader.gradebook import csv_text  # local import: gradebook is the owner of the row layout
     return csv_text([(str(report.submission.get("path", "")), report, "")])
+
+
+def _csv_row(report: Report) -> str:
+    """The csv format without its header: one CSV record, which spans several lines when a quoted cell (a flag,
+    an error) holds a newline, so it is what follows the header, not the text's second line."""
+    from grader.gradebook import csv_text
+    return _csv(report)[len(csv_text([])):]

@@ -256,8 +256,20 @@ def test_csv_rows_follow_the_reports(tmp_path):
     assert table["dave"]["status"] == "error" and table["dave"]["error"] == "timed out after 900 s"
     assert table["'=cmd|x"]["status"] == "error"  # formula injection neutralised
     assert "memorized" in table["partial"]["flags"]
+
+
+def test_csv_row_is_one_whole_record_even_with_a_newline_in_a_cell():
+    # flags carry student text: a newline in one must stay inside its quoted cell, not cut the record short
     partial = REPORTS["partial"]()
-    assert render(partial, "csv-row") == render(partial, "csv").splitlines(keepends=True)[1]
+    partial.flags.append("printed:\nline two, \"quoted\"")
+    header = next(csv.reader(io.StringIO(render(partial, "csv"))))
+    rows = list(csv.reader(io.StringIO(render(partial, "csv-row"))))
+    assert len(rows) == 1, rows
+    record = dict(zip(header, rows[0]))
+    assert record["flags"].endswith("printed:\nline two, \"quoted\"") and "memorized" in record["flags"]
+    assert record["total"] == f"{partial.score:g}" and record["status"] == "complete"
+    assert [record[t.id] for t in partial.tests] == [f"{t.score:g}" for t in partial.tests]
+    assert render(partial, "csv") == ",".join(header) + "\n" + render(partial, "csv-row")
 
 
 def test_unknown_format_is_named():
