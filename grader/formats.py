@@ -37,6 +37,7 @@ import xml.etree.ElementTree as ET
 from typing import Any, Callable
 
 from grader.result import ItemResult, Report
+from grader.rubric_keys import RELEASED, VISIBLE
 
 FORMATS = ("json", "gradescope", "prairielearn", "junit", "github", "github-result", "csv", "csv-row")
 TEXT_CAP = 6000                 # characters of one item's text in any rendering
@@ -112,18 +113,28 @@ def status_line(item: ItemResult) -> str:
     return f"{label.get(item.status, item.status)}: {points(item.score)}/{points(item.max_score)} points"
 
 
+def released(item: ItemResult) -> bool:
+    """May the student see this item's result now? Only a `visible` item's, in every rendering."""
+    return item.visibility == VISIBLE
+
+
 def shown_output(item: ItemResult, cap: int = TEXT_CAP) -> str:
-    if item.visibility == "visible":
+    if released(item):
         return cap_text(item.output, cap)
     return "(details withheld until results are released)"
 
 
+def visible_points(report: Report) -> tuple[float, float]:
+    """(score, most) over the items whose results are released now."""
+    visible = [t for t in report.tests if released(t)]
+    return sum(t.score for t in visible), sum(t.max_score for t in visible)
+
+
 def overview(report: Report) -> str:
     """The summary every student sees: totals of the visible items only."""
-    visible = [t for t in report.tests if t.visibility == "visible"]
-    got, most = sum(t.score for t in visible), sum(t.max_score for t in visible)
+    got, most = visible_points(report)
     line = f"Score: {points(got)}/{points(most)}"
-    if len(visible) < len(report.tests):
+    if not all(released(t) for t in report.tests):
         line += (f" on the items shown now; {points(report.max_score - most)} more points are in items "
                  f"whose results are released later")
     lines = [f"{line} (profile {report.profile}, device {report.device})"]
@@ -144,7 +155,7 @@ def _leaderboard(report: Report) -> list[dict[str, Any]]:
     board = []
     for item_id, metric, name in wanted:
         item = by_id.get(item_id)
-        value = item.metrics.get(metric) if item and item.visibility == "visible" else None
+        value = item.metrics.get(metric) if item and released(item) else None
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             board.append({"name": name, "value": round(float(value), 4)})
     return board
@@ -175,7 +186,7 @@ def _gradescope(report: Report, leaderboard: bool = False) -> str:
 
 def _prairielearn(report: Report) -> str:
     gradable = not report.tests or any(t.status != "error" for t in report.tests)
-    psnr_visible = any(t.id == "sr.psnr" and t.visibility == "visible" for t in report.tests)
+    psnr_visible = any(t.id == "sr.psnr" and released(t) for t in report.tests)
     images = [{"label": cap_text(im["label"], 200), "url": "data:image/png;base64," + im["png_base64"]}
               for im in report.images] if psnr_visible else []
 
@@ -235,12 +246,15 @@ def _md_block(text: str) -> str:
 
 def _github(report: Report) -> str:
     icon = {"passed": "✅", "partial": "🟡", "failed": "❌", "error": "💥"}
-    out = [f"Points {points(report.score)}/{points(report.max_score)}", "", "## Autograder results", "",
+    got, most = visible_points(report)   # an item not released yet shows neither its verdict nor its points
+    out = [f"Points {points(got)}/{points(most)}", "", "## Autograder results", "",
            _md_cell(overview(report)), "", "| | Item | Points |", "|---|---|---|"]
     out += [f"| {icon.get(t.status, '?')} {t.status} | {_md_cell(t.name)} (`{t.id}`) | "
-            f"{points(t.score)}/{points(t.max_score)} |" for t in report.tests]
+            f"{points(t.score)}/{points(t.max_score)} |" if released(t) else
+            f"| 🔒 shown {RELEASED[t.visibility]} | {_md_cell(t.name)} (`{t.id}`) | ?/{points(t.max_score)} |"
+            for t in report.tests]
     for t in report.tests:
-        if t.status != "passed":
+        if t.status != "passed" and released(t):
             out += ["", f"### {_md_cell(t.name)}", "", _md_block(shown_output(t))]
     return "\n".join(out) + "\n"
 

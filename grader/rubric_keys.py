@@ -23,7 +23,10 @@ REQUIRED = "(required)"   # the default of a key that must be given
 OPTIONAL = "(none)"       # the default of a key whose absence means something (said in its description)
 DOC = REPO_ROOT / "docs" / "rubric.md"
 
-VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+VISIBLE = "visible"   # the one visibility whose results every rendering shows the student now
+RELEASED = {VISIBLE: "right away", "after_due_date": "after the due date",   # when a student sees an item's result
+            "after_published": "when grades are published", "hidden": "never (instructors only)"}
+VISIBILITIES = tuple(RELEASED)    # Gradescope's visibility values
 DEVICES = ("cpu", "cuda")
 OPTIMIZERS = ("adam", "adamw", "sgd")            # grader/worker/optim.py
 SCHEDULES = ("none", "onecycle", "cosine")       # grader/worker/optim.py
@@ -100,8 +103,8 @@ ITEM = Section("items[]", "One rubric item; `id` names one of grader/items.py's 
     Key("points", NUMBER, "What the item is worth."),
     Key("timeout_s", NUMBER, "CPU seconds the item's worker may use (all its threads and processes); a "
         "wall-clock backstop is derived from it. Must be positive.", per_profile=True),
-    Key("visibility", (str,), "When students see the item's result (Gradescope's visibility values).",
-        default="visible", choices=VISIBILITIES),
+    Key("visibility", (str,), "When students see the item's result: " + "; ".join(
+        f"{name}: {when}" for name, when in RELEASED.items()) + ".", default=VISIBLE, choices=VISIBILITIES),
     Key("max_params", (int,), "The most trainable parameters the student's model may have; at least 1. "
         "Leave it out for no budget.", default=OPTIONAL),
     Key("upscale_factor", (int,), "The super-resolution factor r (at least 2).", default=2),

@@ -188,7 +188,8 @@ def test_junit_escapes_hostile_text():
 def test_github_points_line_and_fenced_student_text(kind):
     report = REPORTS[kind]()
     text = render(report, "github")
-    assert text.splitlines()[0] == f"Points {report.score:g}/{report.max_score:g}"
+    shown = [t for t in report.tests if t.visibility == "visible"]
+    assert text.splitlines()[0] == f"Points {sum(t.score for t in shown):g}/{sum(t.max_score for t in shown):g}"
     outside, fence = [], None
     for line in text.splitlines():  # student text may appear only inside a code fence
         if fence is None and line.startswith("```"):
@@ -270,6 +271,24 @@ def test_csv_row_is_one_whole_record_even_with_a_newline_in_a_cell():
     assert record["total"] == f"{partial.score:g}" and record["status"] == "complete"
     assert [record[t.id] for t in partial.tests] == [f"{t.score:g}" for t in partial.tests]
     assert render(partial, "csv") == ",".join(header) + "\n" + render(partial, "csv-row")
+
+
+def test_github_shows_no_result_of_an_item_not_released_yet():
+    report = hide(hide(REPORTS["passing"](), "cnn.accuracy", "hidden"), "sr.psnr")
+    psnr, cnn = (next(t for t in report.tests if t.id == i) for i in ("sr.psnr", "cnn.accuracy"))
+    assert psnr.score > 0 and cnn.score > 0
+    text = render(report, "github")
+    shown = [t for t in report.tests if t.visibility == "visible"]
+    got, most = sum(t.score for t in shown), sum(t.max_score for t in shown)
+    assert text.splitlines()[0] == f"Points {got:g}/{most:g}" and most == report.max_score - 60
+    assert f"{report.score:g}/" not in text and "60 more points are in items whose results are released later" in text
+    for t, when in ((psnr, "after the due date"), (cnn, "never (instructors only)")):
+        row = next(line for line in text.splitlines() if f"(`{t.id}`)" in line)
+        assert row == f"| 🔒 shown {when} | {t.name} (`{t.id}`) | ?/{t.max_score:g} |"
+        assert f"### {t.name}" not in text and t.output[:40] not in text
+        for value in t.metrics.values():
+            if isinstance(value, float):
+                assert f"{value:.2f}" not in text, (t.id, value)
 
 
 def test_unknown_format_is_named():

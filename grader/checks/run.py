@@ -21,6 +21,7 @@ from ..result import ItemResult
 from ..rubric_keys import TRAIN
 from ..sandbox import WorkerFailure, WorkerSession
 from ..staticcheck import FileCheck, check_file
+from .replies import reply_problem
 
 TRAIN_SEED = 0
 
@@ -91,8 +92,11 @@ class Run:
             self.fail(owners, with_printed(str(reply.get("error")), reply.get("printed", "")))
             return None
         result = reply.get("result")
-        if not isinstance(result, dict):
-            self.fail(owners, "the grader's worker sent a malformed reply; nothing to score")
+        problem = reply_problem(task or evidence, result)
+        if problem:   # only student code can make the worker reply this: intent, like a forged reply
+            self.flags.append(f"{', '.join(owners)}: malformed worker reply ({problem})")
+            self.fail(owners, f"the grader's worker sent a malformed reply ({problem}); nothing to score. Code that "
+                              f"writes to the grader's reply channel is not allowed.", failure="protocol")
             return None
         result["_printed"] = reply.get("printed", "")
         return result
