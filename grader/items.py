@@ -24,7 +24,11 @@ class ItemSpec:
     file: str        # the student file it needs; without it the item is an error, nothing runs
     evidence: str    # the worker call it is scored from; items sharing one fail together when it fails
     metric: str | None = None   # trained items: the report metric that zero_at / full_at apply to
-    baseline: str = ""          # trained items: what zero_at is measured on when calibrating
+    baseline: str = ""          # trained items: what zero_at is measured on when calibrating, in words
+    # how calibrate measures that baseline, one of: a metric the item records next to `metric` on the same run
+    # (the bicubic PSNR), or the same item graded, same budget, on a submission under reference/ (a linear model)
+    baseline_metric: str = ""
+    baseline_submission: str = ""
 
     @property
     def trained(self) -> bool:
@@ -39,9 +43,10 @@ ITEMS = (
     ItemSpec("pixel_unshuffle.values", "shuffle", "pixel_shuffle.py", "pixel_unshuffle"),
     ItemSpec("cnn.interface", "cnn", "model.py", "cnn_interface"),
     ItemSpec("cnn.accuracy", "cnn", "model.py", "cnn_train", metric="accuracy",
-             baseline="linear softmax classifier, same budget"),
+             baseline="linear softmax classifier, same budget", baseline_submission="baseline_linear"),
     ItemSpec("sr.interface", "sr", "model.py", "sr_interface"),
-    ItemSpec("sr.psnr", "sr", "model.py", "sr_train", metric="psnr", baseline="bicubic upsampling"),
+    ItemSpec("sr.psnr", "sr", "model.py", "sr_train", metric="psnr", baseline="bicubic upsampling",
+             baseline_metric="bicubic_psnr"),
 )
 SPECS = {spec.id: spec for spec in ITEMS}
 ITEM_IDS = tuple(SPECS)
@@ -64,3 +69,7 @@ def owners_of(evidence: str) -> tuple[str, ...]:
 
 if len(ITEM_IDS) != len(ITEMS):
     raise ImportError("grader/items.py: an item id is declared twice")
+for _spec in ITEMS:
+    if _spec.trained and bool(_spec.baseline_metric) == bool(_spec.baseline_submission):
+        raise ImportError(f"grader/items.py: trained item {_spec.id} needs one of baseline_metric or "
+                          f"baseline_submission (how calibrate measures zero_at)")
