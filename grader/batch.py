@@ -43,7 +43,7 @@ from .paths import DataPaths
 from .progress import clock
 from .provenance import grader_code_sha256
 from .result import read_report, write_atomic
-from .sandbox import MODES
+from .sandbox import MODES, resolve_mode
 
 MANIFEST_VERSION = 1
 DEFAULT_MARGIN_S = 180.0   # worker start-up (3 item groups), data check, evaluation outside the item timeouts
@@ -380,6 +380,8 @@ def run_batch(args) -> int:
     profile = resolve_profile(args.profile) if args.executor == "local" or args.profile != "auto" else "full"
     config = load_config(config_path, profile)   # fail once, here, on a bad rubric
     load_settings(config_path)                   # (its similarity section too)
+    if args.executor == "local":                 # and where no sandbox can run, not once per student
+        resolve_mode(args.sandbox or config.sandbox)
     paths = DataPaths.from_environment()
     if needs_data(config):
         from .data import verify

@@ -51,7 +51,8 @@ def handout_files(config_path: Path, keep_evidence: bool = False) -> dict[str, b
     files.update({f"student/{name}": REPO_ROOT / "student" / name for name in ("model.py", "pixel_shuffle.py")})
     files["grading.yaml"] = rubric
     files["pyproject.toml"] = REPO_ROOT / "pyproject.toml"
-    files[".gitignore"] = "__pycache__/\n*.pyc\ndatasets/mnist/raw/\ndatasets/bsds300/images/\ngrading-report.json\n"
+    files[".gitignore"] = ("__pycache__/\n*.pyc\n*.egg-info/\n.venv/\ndatasets/mnist/raw/\ndatasets/bsds300/images/\n"
+                           "grading-report.json\ngrading-report.html\n")   # what the README's own steps make
     files["README.md"] = fill("handout/README.md", {"MAX_SCORE": f"{config.max_score:g}", "VERSION": __version__,
                                                    "ITEM_TABLE": item_table(config)})
     files[MARKER] = f"grader {__version__}\n"
