@@ -12,6 +12,7 @@ from pathlib import Path
 from .config import PROFILE_CHOICES, PROFILES, SANDBOXES, load_config
 from .errors import ConfigError, DataError, Interrupted, OracleError
 from .formats import FORMATS
+from .items import SPECS
 from .paths import DataPaths
 from .progress import ProgressPrinter, score_table
 
@@ -73,7 +74,7 @@ def cmd_data(args) -> int:
         verify(paths.data)
         print(f"data verified in {paths.data}")
     configs = [load_config(args.config, p, require_thresholds=False) for p in PROFILES]
-    factors = [i.upscale_factor for c in configs for i in c.items if i.id == "sr.psnr"]
+    factors = [i.upscale_factor for c in configs for i in c.items if SPECS[i.id].upscaled]
     print(f"decoded arrays cached in {oracle.warm(paths, factors)}")
     return 0
 

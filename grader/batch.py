@@ -39,6 +39,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import DEFAULT_CONFIG, PROFILE_CHOICES, REPO_ROOT, SANDBOXES, ConfigError, load_config
+from .items import SPECS
 from .paths import DataPaths
 from .progress import clock
 from .provenance import grader_code_sha256
@@ -359,7 +360,7 @@ def _grade_on_cluster(args, todo: list[Job], manifest: Manifest, out_dir: Path, 
     run = ClusterRun(
         out_dir=out_dir, command=lambda job, report: grade_command(args, config_path, profile, job, report),
         watchdog_s=watchdog, needs_gpu=config.device == "cuda", memory_limit_mb=config.memory_limit_mb,
-        paths=paths, sr_factors=[i.upscale_factor for i in config.items if i.id == "sr.psnr"], cwd=REPO_ROOT,
+        paths=paths, sr_factors=[i.upscale_factor for i in config.items if SPECS[i.id].upscaled], cwd=REPO_ROOT,
         env={**paths.environment(),
              "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))})
     return run_on_cluster(args, todo, manifest, run)

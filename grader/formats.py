@@ -36,6 +36,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any, Callable
 
+from grader.items import SPECS, TRAINED
 from grader.result import ItemResult, Report
 from grader.rubric_keys import RELEASED, VISIBLE
 
@@ -46,6 +47,10 @@ PL_MAX_BYTES = 1_000_000        # PrairieLearn's grader host rejects results.jso
 GITHUB_RESULT_MAX_BYTES = 100_000   # one env var: Linux caps a single variable at 128 KiB (MAX_ARG_STRLEN)
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
+
+
+STATUS_LABELS = {"passed": "Passed", "partial": "Partial credit", "failed": "Failed", "error": "ERROR"}   # by STATUSES
+STATUS_ICONS = {"passed": "✅", "partial": "🟡", "failed": "❌", "error": "💥"}
 
 
 def render(report: Report, fmt: str, leaderboard: bool = False) -> str:
@@ -109,8 +114,7 @@ def points(value: float) -> str:
 
 def status_line(item: ItemResult) -> str:
     """One human line: what happened to this item."""
-    label = {"passed": "Passed", "partial": "Partial credit", "failed": "Failed", "error": "ERROR"}
-    return f"{label.get(item.status, item.status)}: {points(item.score)}/{points(item.max_score)} points"
+    return f"{STATUS_LABELS.get(item.status, item.status)}: {points(item.score)}/{points(item.max_score)} points"
 
 
 def released(item: ItemResult) -> bool:
@@ -150,14 +154,14 @@ def _json(report: Report) -> str:
 
 
 def _leaderboard(report: Report) -> list[dict[str, Any]]:
-    wanted = (("cnn.accuracy", "accuracy", "MNIST accuracy"), ("sr.psnr", "psnr", "SR PSNR (dB)"))
     by_id = {t.id: t for t in report.tests}
     board = []
-    for item_id, metric, name in wanted:
-        item = by_id.get(item_id)
-        value = item.metrics.get(metric) if item and released(item) else None
+    for spec in TRAINED:
+        item = by_id.get(spec.id)
+        value = item.metrics.get(spec.metric) if item and released(item) else None
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-            board.append({"name": name, "value": round(float(value), 4)})
+            board.append({"name": f"{spec.label} ({spec.unit})" if spec.unit else spec.label,
+                          "value": round(float(value), 4)})
     return board
 
 
@@ -186,9 +190,9 @@ def _gradescope(report: Report, leaderboard: bool = False) -> str:
 
 def _prairielearn(report: Report) -> str:
     gradable = not report.tests or any(t.status != "error" for t in report.tests)
-    psnr_visible = any(t.id == "sr.psnr" and released(t) for t in report.tests)
+    owner = next((t for t in report.tests if t.id in SPECS and SPECS[t.id].images), None)   # the crops' item
     images = [{"label": cap_text(im["label"], 200), "url": "data:image/png;base64," + im["png_base64"]}
-              for im in report.images] if psnr_visible else []
+              for im in report.images] if owner is not None and released(owner) else []
 
     def build(cap: int, with_images: bool) -> str:
         tests = [{"name": item.name, "description": item.id, "points": item.score, "max_points": item.max_score,
@@ -199,7 +203,7 @@ def _prairielearn(report: Report) -> str:
         if not gradable:
             result["format_errors"] = [f"{t.id}: {shown_output(t, cap)}" for t in report.tests]
         if images and with_images:
-            next(t for t in tests if t["description"] == "sr.psnr")["images"] = images
+            next(t for t in tests if t["description"] == owner.id)["images"] = images
         elif images:
             result["message"] += "\nImages omitted: results.json would exceed PrairieLearn's 1 MB limit."
         return _dump(result)
@@ -245,11 +249,10 @@ def _md_block(text: str) -> str:
 
 
 def _github(report: Report) -> str:
-    icon = {"passed": "✅", "partial": "🟡", "failed": "❌", "error": "💥"}
     got, most = visible_points(report)   # an item not released yet shows neither its verdict nor its points
     out = [f"Points {points(got)}/{points(most)}", "", "## Autograder results", "",
            _md_cell(overview(report)), "", "| | Item | Points |", "|---|---|---|"]
-    out += [f"| {icon.get(t.status, '?')} {t.status} | {_md_cell(t.name)} (`{t.id}`) | "
+    out += [f"| {STATUS_ICONS.get(t.status, '?')} {t.status} | {_md_cell(t.name)} (`{t.id}`) | "
             f"{points(t.score)}/{points(t.max_score)} |" if released(t) else
             f"| 🔒 shown {RELEASED[t.visibility]} | {_md_cell(t.name)} (`{t.id}`) | ?/{points(t.max_score)} |"
             for t in report.tests]
@@ -284,8 +287,9 @@ def _github_result(report: Report) -> str:
                             "error" if any(t.status == "error" for t in report.tests) else "fail",
                   "tests": [{"name": t.name, "status": "pass" if t.status == "passed" else
                              "error" if t.status == "error" else "fail", "score": score,
-                             "message": f"{status_line(t)}\n{shown_output(t, cap // 4)}", "test_code": t.id}
-                            for t, score in zip(report.tests, scores)]}
+                             "message": f"{status_line(t)}\n{shown_output(t, cap // 4)}", "test_code": t.id,
+                             "line_no": n}   # the reporter prints "line undefined" without one: the item's number
+                            for n, (t, score) in enumerate(zip(report.tests, scores), start=1)]}
         return base64.b64encode(json.dumps(json_safe(runner)).encode()).decode() + "\n"
     return _fit(build, GITHUB_RESULT_MAX_BYTES)
 

@@ -24,8 +24,8 @@ OPTIONAL = "(none)"       # the default of a key whose absence means something (
 DOC = REPO_ROOT / "docs" / "rubric.md"
 
 VISIBLE = "visible"   # the one visibility whose results every rendering shows the student now
-RELEASED = {VISIBLE: "right away", "after_due_date": "after the due date",   # when a student sees an item's result
-            "after_published": "when grades are published", "hidden": "never (instructors only)"}
+RELEASED = {VISIBLE: "right away", "hidden": "never (instructors only)",   # when a student sees an item's result
+            "after_due_date": "after the due date", "after_published": "when grades are published"}
 VISIBILITIES = tuple(RELEASED)    # Gradescope's visibility values
 DEVICES = ("cpu", "cuda")
 OPTIMIZERS = ("adam", "adamw", "sgd")            # grader/worker/optim.py

@@ -74,7 +74,10 @@ def test_gradescope_partial_credit_is_labelled():
     values = next(t for t in data["tests"] if t["extra_data"]["id"] == "pixel_shuffle.values")
     assert values["status"] == "failed" and 0 < values["score"] < values["max_score"]
     assert values["output"].startswith("Partial credit") and "(r1 r2 c)" in values["output"]
-    assert data["extra_data"]["flags"] and all(t["output_format"] == "text" for t in data["tests"])
+    assert all(t["output_format"] == "text" for t in data["tests"])
+    flagged = REPORTS["partial"]()
+    flagged.flags.append("cnn.accuracy: possibly memorized test images")
+    assert json.loads(render(flagged, "gradescope"))["extra_data"]["flags"] == flagged.flags
 
 
 def test_gradescope_summary_totals_only_visible_items():
@@ -209,6 +212,7 @@ def test_github_result_fits_one_environment_variable():
     assert len(value) <= GITHUB_RESULT_MAX_BYTES
     runner = json.loads(base64.b64decode(value))
     assert runner["status"] == "error" and [t["test_code"] for t in runner["tests"]] == [t.id for t in report.tests]
+    assert [t["line_no"] for t in runner["tests"]] == list(range(1, len(report.tests) + 1))   # not "line undefined"
     # the workflow hands it to the reporter in GRADE_RESULTS: exec must accept it (Linux: 128 KiB per string)
     run = subprocess.run([sys.executable, "-c", "import os; print(len(os.environ['GRADE_RESULTS']))"],
                          env={**os.environ, "GRADE_RESULTS": value}, capture_output=True, text=True)
@@ -245,8 +249,10 @@ def test_csv_rows_follow_the_reports(tmp_path):
     path = tmp_path / "grades.csv"
     lost = "infra_error: Slurm ended job 12_0 as NODE_FAIL (tried 3 times on slurm; rerun the same command to try again)"
     queued = "not graded yet: queued on slurm as job 13_2; rerun the same command to collect it"
+    MEMORIZED = "cnn.accuracy: test accuracy 0.9912 but 0.9120 on held-out images (gap 0.079 > 0.05): possibly memorized"
     rows = [(k, REPORTS[k](), "") for k in KINDS] + [("dave", None, "timed out after 900 s"), ("=cmd|x", None, ""),
                                                      ("erin", None, lost), ("finn", None, queued)]
+    rows[1][1].flags.append(MEMORIZED)   # the partial report, flagged as checks/cnn.py words it
     write_grades_csv(rows, path)
     table = {r["student"]: r for r in csv.DictReader(io.StringIO(path.read_text()))}
     assert tuple(next(iter(table.values())).keys()) == COLUMNS and len(table) == 8
@@ -258,7 +264,7 @@ def test_csv_rows_follow_the_reports(tmp_path):
         assert [table[kind][t.id] for t in report.tests] == [f"{t.score:g}" for t in report.tests]
     assert table["dave"]["status"] == "error" and table["dave"]["error"] == "timed out after 900 s"
     assert table["'=cmd|x"]["status"] == "error"  # formula injection neutralised
-    assert "memorized" in table["partial"]["flags"]
+    assert table["partial"]["flags"] == MEMORIZED and table["passing"]["flags"] == ""
 
 
 def test_csv_row_is_one_whole_record_even_with_a_newline_in_a_cell():
@@ -269,7 +275,7 @@ def test_csv_row_is_one_whole_record_even_with_a_newline_in_a_cell():
     rows = list(csv.reader(io.StringIO(render(partial, "csv-row"))))
     assert len(rows) == 1, rows
     record = dict(zip(header, rows[0]))
-    assert record["flags"].endswith("printed:\nline two, \"quoted\"") and "memorized" in record["flags"]
+    assert record["flags"].endswith("printed:\nline two, \"quoted\"")
     assert record["total"] == f"{partial.score:g}" and record["status"] == "complete"
     assert [record[t.id] for t in partial.tests] == [f"{t.score:g}" for t in partial.tests]
     assert render(partial, "csv") == ",".join(header) + "\n" + render(partial, "csv-row")

@@ -74,13 +74,16 @@ def sandbox_uid() -> int:
 
 
 def uid_lock_folder() -> Path:
-    """The folder of sandbox_uid's lock files: one per user of the grader (only graders of one user can hold the
-    same uids: root's), made private, and refused if someone else made it first (a shared /tmp)."""
-    folder = Path(tempfile.gettempdir()) / f"grader-sandbox-uids-{os.geteuid()}"
+    """The folder of sandbox_uid's lock files: one per user of the grader, made private, and refused if someone
+    else made it first (a shared /tmp). Only root's graders switch to the sandbox uids, so only theirs must
+    share one: root keeps the name every grader version uses; another user gets a folder of their own (one
+    folder for all was root's, 0700, after a root run, and broke every later run of another user)."""
+    uid = os.geteuid()
+    folder = Path(tempfile.gettempdir()) / ("grader-sandbox-uids" if uid == 0 else f"grader-sandbox-uids-{uid}")
     folder.mkdir(mode=0o700, exist_ok=True)
     info = os.lstat(folder)
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
-        raise RuntimeError(f"{folder}: expected a private folder (mode 700) of this user (uid {os.geteuid()}); "
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != uid or info.st_mode & 0o077:
+        raise RuntimeError(f"{folder}: expected a private folder (mode 700) of this user (uid {uid}); "
                            f"remove it and grade again")
     return folder
 
