@@ -105,8 +105,8 @@ ITEM = Section("items[]", "One rubric item; `id` names one of grader/items.py's 
         "wall-clock backstop is derived from it. Must be positive.", per_profile=True),
     Key("visibility", (str,), "When students see the item's result: " + "; ".join(
         f"{name}: {when}" for name, when in RELEASED.items()) + ".", default=VISIBLE, choices=VISIBILITIES),
-    Key("max_params", (int,), "The most trainable parameters the student's model may have; at least 1. "
-        "Leave it out for no budget.", default=OPTIONAL),
+    Key("max_params", (int,), "The most parameters and buffers (trainable or frozen, all count) the student's "
+        "model may hold; at least 1. Leave it out for no budget.", default=OPTIONAL),
     Key("upscale_factor", (int,), "The super-resolution factor r (at least 2).", default=2),
     Key("train", (dict,), "The training budget of a trained item: the keys of `items[].train`.", default={}),
 ))
