@@ -41,11 +41,12 @@ from . import __version__, cpus
 from .errors import EXIT_MACHINE_BUSY
 from .executors import DEFAULT_RETRIES
 from .config import DEFAULT_CONFIG, PROFILE_CHOICES, REPO_ROOT, SANDBOXES, ConfigError, load_config
+from .items import SPECS
 from .paths import DataPaths
 from .progress import clock
 from .provenance import grader_code_sha256
 from .result import read_report, write_atomic
-from .sandbox import MODES
+from .sandbox import MODES, resolve_mode
 
 MANIFEST_VERSION = 1
 DEFAULT_MARGIN_S = 180.0   # worker start-up (3 item groups), data check, evaluation outside the item timeouts
@@ -281,11 +282,12 @@ def _rows(jobs: list[Job], manifest: Manifest) -> list[tuple]:
     rows = []
     for job in jobs:
         entry = manifest.students.get(job.student_id) or {}
-        if entry.get("key") != job.key:
+        current = entry.get("key") == job.key   # else report.json, if any, grades an earlier submission
+        if not current:
             entry = {}
         error = job.layout_error or entry.get("error", "")
         report = None
-        if (job.folder / "report.json").is_file():
+        if current and (job.folder / "report.json").is_file():
             try:
                 report = read_report(job.folder / "report.json")
             except (OSError, ValueError, TypeError, KeyError) as exc:
@@ -371,7 +373,7 @@ def _grade_on_cluster(args, todo: list[Job], manifest: Manifest, out_dir: Path, 
     run = ClusterRun(
         out_dir=out_dir, command=lambda job, report: grade_command(args, config_path, profile, job, report),
         watchdog_s=watchdog, needs_gpu=config.device == "cuda", memory_limit_mb=config.memory_limit_mb,
-        paths=paths, sr_factors=[i.upscale_factor for i in config.items if i.id == "sr.psnr"], cwd=REPO_ROOT,
+        paths=paths, sr_factors=[i.upscale_factor for i in config.items if SPECS[i.id].upscaled], cwd=REPO_ROOT,
         env={**paths.environment(),
              "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))})
     return run_on_cluster(args, todo, manifest, run)
@@ -392,6 +394,8 @@ def run_batch(args) -> int:
     profile = resolve_profile(args.profile) if args.executor == "local" or args.profile != "auto" else "full"
     config = load_config(config_path, profile)   # fail once, here, on a bad rubric
     load_settings(config_path)                   # (its similarity section too)
+    if args.executor == "local":                 # and where no sandbox can run, not once per student
+        resolve_mode(args.sandbox or config.sandbox)
     paths = DataPaths.from_environment()
     if needs_data(config):
         from .data import verify

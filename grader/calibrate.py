@@ -2,8 +2,9 @@
 
 full_at = min(lowest seed, mean - 2 std) of the reference, so the reference earns full credit on every
 calibrated seed and a student model within about 2 std of it does too. zero_at is a baseline measured
-the same way: bicubic upsampling for sr.psnr, a linear softmax classifier (reference/baseline_linear)
-trained with the same budget for cnn.accuracy.
+the same way, over the same seeds. grader/items.py declares, per trained item, the metric and how its baseline
+is measured (a metric recorded on the same run, such as bicubic upsampling's PSNR, or a submission under
+reference/, such as a linear classifier, trained with the same budget); this loops over its trained items.
 
 The CPU limit of each trained item is measured too: CPU_MARGIN x the most CPU seconds any seed's costliest
 worker call used, plus CPU_SLACK_S. The margin covers a slower CPU (a student's old laptop), CPU time inflated
@@ -23,6 +24,7 @@ from .config import REPO_ROOT, load_config, write_calibration
 from .items import SPECS
 from .orchestrator import grade
 from .data import Datasets
+from .errors import ConfigError
 
 
 CPU_MARGIN = 6
@@ -56,35 +58,54 @@ def summarize(item_id: str, measured: list[float], baseline: list[float], device
     }
 
 
+def _measured(result, metric: str, failure: str) -> float:
+    """`metric` of one graded item, or a RuntimeError saying what failed (with the grader's message)."""
+    if result.status == "error" or metric not in result.metrics:
+        raise RuntimeError(f"calibration: {failure}: {result.output}")
+    return result.metrics[metric]
+
+
 def calibrate(profile: str, seeds: int, data: Datasets, config_path: str | None = None) -> dict:
+    if seeds < 1:
+        raise ConfigError(f"--seeds {seeds}: calibration needs at least 1 seed (3 or more measure the spread)")
+    reference = REPO_ROOT / "reference"
+    if not (reference / "model.py").is_file():
+        raise ConfigError(f"calibrate trains the reference solution, and {reference} has none: run it in the "
+                          f"grader's repository (a handout leaves the reference out)")
     config = load_config(config_path, profile, require_thresholds=False)
     # the reference is trusted: generous timeouts, so a busy machine slows calibration instead of failing it
     trained = tuple(dataclasses.replace(i, timeout_s=10 * i.timeout_s, calibrated_cpu_s=None) for i in config.items
                     if SPECS[i.id].trained)
+    if not trained:
+        raise ConfigError(f"{config.path}: no trained item to calibrate (grader/items.py declares which are)")
     config = dataclasses.replace(config, items=trained)
     runs: dict[str, list[float]] = {i.id: [] for i in trained}
     baselines: dict[str, list[float]] = {i.id: [] for i in trained}
     cpu_runs: dict[str, list[float]] = {i.id: [] for i in trained}
+    # items whose baseline is another submission, graded with the same budget: {folder under reference/: items}
+    baseline_items: dict[str, list] = {}
+    for i in trained:
+        if SPECS[i.id].baseline_submission:
+            baseline_items.setdefault(SPECS[i.id].baseline_submission, []).append(i)
     started = time.monotonic()
     for seed in range(seeds):
-        report = grade(REPO_ROOT / "reference", config, data, seed=seed)
+        report = grade(reference, config, data, seed=seed)
+        device = report.device
         for t in report.tests:
-            metric = SPECS[t.id].metric
-            if t.status == "error" or metric not in t.metrics:
-                raise RuntimeError(f"calibration: the reference failed {t.id} with seed {seed}: {t.output}")
-            runs[t.id].append(t.metrics[metric])
+            spec = SPECS[t.id]
+            runs[t.id].append(_measured(t, spec.metric, f"the reference failed {t.id} with seed {seed}"))
             cpu_runs[t.id].append(t.cpu_s)
-            if t.id == "sr.psnr":
-                baselines[t.id].append(t.metrics["bicubic_psnr"])
-        if "cnn.accuracy" in runs:
-            linear = dataclasses.replace(config, items=tuple(i for i in trained if i.id == "cnn.accuracy"))
-            baseline = grade(REPO_ROOT / "reference" / "baseline_linear", linear, data, seed=seed).tests[0]
-            if "accuracy" not in baseline.metrics:
-                raise RuntimeError(f"calibration: the linear baseline failed with seed {seed}: {baseline.output}")
-            baselines["cnn.accuracy"].append(baseline.metrics["accuracy"])
+            if spec.baseline_metric:
+                baselines[t.id].append(_measured(t, spec.baseline_metric, f"{t.id} recorded no "
+                                                 f"{spec.baseline_metric} with seed {seed}"))
+        for folder, items in baseline_items.items():
+            graded = grade(reference / folder, dataclasses.replace(config, items=tuple(items)), data, seed=seed)
+            for t in graded.tests:
+                baselines[t.id].append(_measured(t, SPECS[t.id].metric,
+                                                 f"the baseline reference/{folder} failed {t.id} with seed {seed}"))
         print(f"seed {seed}: " + ", ".join(f"{k} {v[-1]:.4f} (baseline {baselines[k][-1]:.4f})"
                                            for k, v in runs.items()), flush=True)
-    values = {item_id: summarize(item_id, measured, baselines[item_id], report.device, cpu_runs[item_id])
+    values = {item_id: summarize(item_id, measured, baselines[item_id], device, cpu_runs[item_id])
               for item_id, measured in runs.items()}
     write_calibration(config.path, profile, values)
     print(f"wrote {profile} thresholds to {config.path} ({time.monotonic() - started:.0f} s):")

@@ -5,6 +5,7 @@ inside a submission is never collected, and the submission itself only ever runs
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -54,6 +55,23 @@ def live_progress(config):
     return ProgressPrinter(tty=terminal.isatty(), write=write)
 
 
+def selected_items(request, config):
+    """`config` with only the items whose tests were selected (`-k accuracy`, a test id): the rest are not
+    graded, and the terminal says so before grading starts."""
+    wanted = {item.callspec.params["item_id"] for item in request.session.items
+              if "item_id" in getattr(getattr(item, "callspec", None), "params", {})}
+    if wanted >= {i.id for i in config.items}:
+        return config
+    kept = tuple(i for i in config.items if i.id in wanted)
+    terminal = request.config.pluginmanager.getplugin("terminalreporter")
+    if terminal is not None:
+        capture = request.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            terminal.write_line(f"grading only the selected items: {', '.join(i.id for i in kept)} "
+                                f"({len(config.items) - len(kept)} of {len(config.items)} left out)")
+    return dataclasses.replace(config, items=kept)
+
+
 @pytest.fixture(scope="session")
 def graded(request):
     """Grade once per session; every item test reads the same report."""
@@ -62,7 +80,7 @@ def graded(request):
     opts = request.config.option
     try:
         paths = DataPaths.from_environment()
-        config = load_config(opts.grading_config, resolve_profile(opts.profile))
+        config = selected_items(request, load_config(opts.grading_config, resolve_profile(opts.profile)))
         if needs_data(config):
             verify(paths.data)
         report = grade(Path(opts.submission), config, Datasets(paths), out=opts.report, sandbox=opts.sandbox,

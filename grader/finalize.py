@@ -63,7 +63,8 @@ def fallback(fmt: str, problem: str, status: str, log: str, max_score: float) ->
         return f"Points 0/{points(max_score)}\n\n## Autograder results\n\n{message}\n"
     else:
         runner = {"version": 1, "max_score": max_score, "status": "error", "tests": [
-            {"name": "Autograder", "status": "error", "score": 0, "message": message, "test_code": "autograder"}]}
+            {"name": "Autograder", "status": "error", "score": 0, "message": message, "test_code": "autograder",
+             "line_no": 1}]}
         return base64.b64encode(json.dumps(runner).encode()).decode() + "\n"
     return json.dumps(data, indent=2) + "\n"
 

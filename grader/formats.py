@@ -36,7 +36,9 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any, Callable
 
+from grader.items import SPECS, TRAINED
 from grader.result import ItemResult, Report
+from grader.rubric_keys import RELEASED, VISIBLE
 
 FORMATS = ("json", "gradescope", "prairielearn", "junit", "github", "github-result", "csv", "csv-row")
 TEXT_CAP = 6000                 # characters of one item's text in any rendering
@@ -47,12 +49,16 @@ _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
 
 
+STATUS_LABELS = {"passed": "Passed", "partial": "Partial credit", "failed": "Failed", "error": "ERROR"}   # by STATUSES
+STATUS_ICONS = {"passed": "✅", "partial": "🟡", "failed": "❌", "error": "💥"}
+
+
 def render(report: Report, fmt: str, leaderboard: bool = False) -> str:
     """Render `report` in `fmt` (one of FORMATS); the returned text is what to write to the file."""
     renderers: dict[str, Callable[[Report], str]] = {
         "json": _json, "gradescope": lambda r: _gradescope(r, leaderboard), "prairielearn": _prairielearn,
         "junit": _junit, "github": _github, "github-result": _github_result, "csv": _csv,
-        "csv-row": lambda r: _csv(r).splitlines(keepends=True)[1]}
+        "csv-row": _csv_row}
     if fmt not in renderers:
         raise ValueError(f"unknown output format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     return renderers[fmt](report)
@@ -108,22 +114,31 @@ def points(value: float) -> str:
 
 def status_line(item: ItemResult) -> str:
     """One human line: what happened to this item."""
-    label = {"passed": "Passed", "partial": "Partial credit", "failed": "Failed", "error": "ERROR"}
-    return f"{label.get(item.status, item.status)}: {points(item.score)}/{points(item.max_score)} points"
+    return f"{STATUS_LABELS.get(item.status, item.status)}: {points(item.score)}/{points(item.max_score)} points"
+
+
+def released(item: ItemResult) -> bool:
+    """May the student see this item's result now? Only a `visible` item's, in every rendering."""
+    return item.visibility == VISIBLE
 
 
 def shown_output(item: ItemResult, cap: int = TEXT_CAP) -> str:
-    if item.visibility == "visible":
+    if released(item):
         return cap_text(item.output, cap)
     return "(details withheld until results are released)"
 
 
+def visible_points(report: Report) -> tuple[float, float]:
+    """(score, most) over the items whose results are released now."""
+    visible = [t for t in report.tests if released(t)]
+    return sum(t.score for t in visible), sum(t.max_score for t in visible)
+
+
 def overview(report: Report) -> str:
     """The summary every student sees: totals of the visible items only."""
-    visible = [t for t in report.tests if t.visibility == "visible"]
-    got, most = sum(t.score for t in visible), sum(t.max_score for t in visible)
+    got, most = visible_points(report)
     line = f"Score: {points(got)}/{points(most)}"
-    if len(visible) < len(report.tests):
+    if not all(released(t) for t in report.tests):
         line += (f" on the items shown now; {points(report.max_score - most)} more points are in items "
                  f"whose results are released later")
     lines = [f"{line} (profile {report.profile}, device {report.device})"]
@@ -139,14 +154,14 @@ def _json(report: Report) -> str:
 
 
 def _leaderboard(report: Report) -> list[dict[str, Any]]:
-    wanted = (("cnn.accuracy", "accuracy", "MNIST accuracy"), ("sr.psnr", "psnr", "SR PSNR (dB)"))
     by_id = {t.id: t for t in report.tests}
     board = []
-    for item_id, metric, name in wanted:
-        item = by_id.get(item_id)
-        value = item.metrics.get(metric) if item and item.visibility == "visible" else None
+    for spec in TRAINED:
+        item = by_id.get(spec.id)
+        value = item.metrics.get(spec.metric) if item and released(item) else None
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-            board.append({"name": name, "value": round(float(value), 4)})
+            board.append({"name": f"{spec.label} ({spec.unit})" if spec.unit else spec.label,
+                          "value": round(float(value), 4)})
     return board
 
 
@@ -175,9 +190,9 @@ def _gradescope(report: Report, leaderboard: bool = False) -> str:
 
 def _prairielearn(report: Report) -> str:
     gradable = not report.tests or any(t.status != "error" for t in report.tests)
-    psnr_visible = any(t.id == "sr.psnr" and t.visibility == "visible" for t in report.tests)
+    owner = next((t for t in report.tests if t.id in SPECS and SPECS[t.id].images), None)   # the crops' item
     images = [{"label": cap_text(im["label"], 200), "url": "data:image/png;base64," + im["png_base64"]}
-              for im in report.images] if psnr_visible else []
+              for im in report.images] if owner is not None and released(owner) else []
 
     def build(cap: int, with_images: bool) -> str:
         tests = [{"name": item.name, "description": item.id, "points": item.score, "max_points": item.max_score,
@@ -188,7 +203,7 @@ def _prairielearn(report: Report) -> str:
         if not gradable:
             result["format_errors"] = [f"{t.id}: {shown_output(t, cap)}" for t in report.tests]
         if images and with_images:
-            next(t for t in tests if t["description"] == "sr.psnr")["images"] = images
+            next(t for t in tests if t["description"] == owner.id)["images"] = images
         elif images:
             result["message"] += "\nImages omitted: results.json would exceed PrairieLearn's 1 MB limit."
         return _dump(result)
@@ -234,13 +249,15 @@ def _md_block(text: str) -> str:
 
 
 def _github(report: Report) -> str:
-    icon = {"passed": "✅", "partial": "🟡", "failed": "❌", "error": "💥"}
-    out = [f"Points {points(report.score)}/{points(report.max_score)}", "", "## Autograder results", "",
+    got, most = visible_points(report)   # an item not released yet shows neither its verdict nor its points
+    out = [f"Points {points(got)}/{points(most)}", "", "## Autograder results", "",
            _md_cell(overview(report)), "", "| | Item | Points |", "|---|---|---|"]
-    out += [f"| {icon.get(t.status, '?')} {t.status} | {_md_cell(t.name)} (`{t.id}`) | "
-            f"{points(t.score)}/{points(t.max_score)} |" for t in report.tests]
+    out += [f"| {STATUS_ICONS.get(t.status, '?')} {t.status} | {_md_cell(t.name)} (`{t.id}`) | "
+            f"{points(t.score)}/{points(t.max_score)} |" if released(t) else
+            f"| 🔒 shown {RELEASED[t.visibility]} | {_md_cell(t.name)} (`{t.id}`) | ?/{points(t.max_score)} |"
+            for t in report.tests]
     for t in report.tests:
-        if t.status != "passed":
+        if t.status != "passed" and released(t):
             out += ["", f"### {_md_cell(t.name)}", "", _md_block(shown_output(t))]
     return "\n".join(out) + "\n"
 
@@ -270,8 +287,9 @@ def _github_result(report: Report) -> str:
                             "error" if any(t.status == "error" for t in report.tests) else "fail",
                   "tests": [{"name": t.name, "status": "pass" if t.status == "passed" else
                              "error" if t.status == "error" else "fail", "score": score,
-                             "message": f"{status_line(t)}\n{shown_output(t, cap // 4)}", "test_code": t.id}
-                            for t, score in zip(report.tests, scores)]}
+                             "message": f"{status_line(t)}\n{shown_output(t, cap // 4)}", "test_code": t.id,
+                             "line_no": n}   # the reporter prints "line undefined" without one: the item's number
+                            for n, (t, score) in enumerate(zip(report.tests, scores), start=1)]}
         return base64.b64encode(json.dumps(json_safe(runner)).encode()).decode() + "\n"
     return _fit(build, GITHUB_RESULT_MAX_BYTES)
 
@@ -279,3 +297,10 @@ def _github_result(report: Report) -> str:
 def _csv(report: Report) -> str:
     from grader.gradebook import csv_text  # local import: gradebook is the owner of the row layout
     return csv_text([(str(report.submission.get("path", "")), report, "")])
+
+
+def _csv_row(report: Report) -> str:
+    """The csv format without its header: one CSV record, which spans several lines when a quoted cell (a flag,
+    an error) holds a newline, so it is what follows the header, not the text's second line."""
+    from grader.gradebook import csv_text
+    return _csv(report)[len(csv_text([])):]

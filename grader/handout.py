@@ -17,6 +17,7 @@ import yaml
 from . import __version__
 from .bundle import data_files, grader_files
 from .config import CALIBRATION_MARKER, REPO_ROOT, Config, load_config
+from .rubric_keys import RELEASED
 from .templates import fill
 
 THRESHOLD_KEYS = ("zero_at", "full_at", "baseline", "device", "seeds", "torch", "date")
@@ -37,10 +38,8 @@ def public_rubric(text: str, keep_evidence: bool = False) -> str:
 
 
 def item_table(config: Config) -> str:
-    later = {"after_due_date": "after the due date", "after_published": "when grades are published",
-             "hidden": "never (instructors only)"}
     rows = ["| item | what is checked | points | official result shown |", "|---|---|---|---|"]
-    rows += [f"| `{i.id}` | {i.name} | {i.points:g} | {later.get(i.visibility, 'right away')} |" for i in config.items]
+    rows += [f"| `{i.id}` | {i.name} | {i.points:g} | {RELEASED[i.visibility]} |" for i in config.items]
     return "\n".join(rows)
 
 
@@ -52,7 +51,8 @@ def handout_files(config_path: Path, keep_evidence: bool = False) -> dict[str, b
     files.update({f"student/{name}": REPO_ROOT / "student" / name for name in ("model.py", "pixel_shuffle.py")})
     files["grading.yaml"] = rubric
     files["pyproject.toml"] = REPO_ROOT / "pyproject.toml"
-    files[".gitignore"] = "__pycache__/\n*.pyc\ndatasets/mnist/raw/\ndatasets/bsds300/images/\ngrading-report.json\n"
+    files[".gitignore"] = ("__pycache__/\n*.pyc\n*.egg-info/\n.venv/\ndatasets/mnist/raw/\ndatasets/bsds300/images/\n"
+                           "grading-report.json\ngrading-report.html\n")   # what the README's own steps make
     files["README.md"] = fill("handout/README.md", {"MAX_SCORE": f"{config.max_score:g}", "VERSION": __version__,
                                                    "ITEM_TABLE": item_table(config)})
     files[MARKER] = f"grader {__version__}\n"

@@ -73,11 +73,12 @@ def build_gradescope(out: Path, config_path: Path, profile: str = "quick", inclu
 
 
 def question_info(image: str, timeout: int) -> dict:
-    return {"uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/cnn-practical-grader/question")),
+    # a fresh uuid per generated question: PrairieLearn refuses to sync two questions with one (a copy of this one)
+    return {"uuid": str(uuid.uuid4()),
             "title": "CNN practical: MNIST CNN, ESPCN super-resolution, einops pixel shuffle",
             "topic": "Deep learning", "tags": ["autograder", "pytorch"], "type": "v3", "singleVariant": True,
             "gradingMethod": "External",
-            "externalGradingOptions": {"enabled": True, "image": image, "entrypoint": "/grader/run.sh",
+            "externalGradingOptions": {"image": image, "entrypoint": "/grader/run.sh",   # `enabled` is deprecated
                                        "timeout": timeout}}
 
 

@@ -11,7 +11,7 @@ import statistics
 from urllib.parse import quote
 
 from grader.gradebook import Row
-from grader.items import ITEM_IDS
+from grader.items import ITEM_IDS, TRAINED
 from grader.pages import charts, html, roster, similarity_view
 from grader.pages.html import COLORS, esc, long_text
 from grader.pages.student import crops_html
@@ -36,9 +36,9 @@ def _metric(report: Report, item_id: str) -> float | None:
 
 def _metric_histograms(reports: list[Report], scales: dict) -> str:
     figs = []
-    for item_id, title in (("cnn.accuracy", "MNIST test accuracy"), ("sr.psnr", "Mean PSNR on BSDS300 test")):
-        values = [v for r in reports if (v := _metric(r, item_id)) is not None]
-        figs.append(charts.histogram(values, scales[item_id], title, f"hist-{item_id}"))
+    for spec in TRAINED:
+        values = [v for r in reports if (v := _metric(r, spec.id)) is not None]
+        figs.append(charts.histogram(values, scales[spec.id], spec.title, f"hist-{spec.id}"))
     return (f'<div class="figs">{"".join(figs)}</div><p class="muted">Dashed lines: zero_at (no credit at or below) '
             "and full_at (full credit) of this profile, from grading.yaml. The grey bar counts values below the axis.</p>")
 
@@ -69,10 +69,13 @@ def _link(student: str, folders: dict[str, str]) -> str:
 
 def _crops(entries: list[Row], folders: dict[str, str]) -> str:
     """All crops of the students with the lowest, the median and the highest PSNR."""
-    ranked = sorted(((v, s, r) for s, r, _ in entries if r is not None and (v := _metric(r, "sr.psnr")) is not None
+    spec = next((s for s in TRAINED if s.images), None)   # the item whose metric the crops illustrate
+    if spec is None:
+        return "<p>No item of this rubric makes crops.</p>"
+    ranked = sorted(((v, s, r) for s, r, _ in entries if r is not None and (v := _metric(r, spec.id)) is not None
                      and crops_html(r)), key=lambda x: x[0])   # crops_html drops payloads that are not base64
     picks = {id(x): x for x in (ranked[:1] + ranked[len(ranked) // 2:len(ranked) // 2 + 1] + ranked[-1:])}
-    blocks = [f"<h3>{_link(s, folders)}: {v:.2f} dB mean PSNR</h3><div class='figs'>{crops_html(r)}</div>"
+    blocks = [f"<h3>{_link(s, folders)}: {spec.label} {spec.shown(v)}</h3><div class='figs'>{crops_html(r)}</div>"
               for v, s, r in sorted(picks.values(), key=lambda x: x[0])]
     return "".join(blocks) or "<p>No SR crops in these reports.</p>"
 

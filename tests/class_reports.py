@@ -43,13 +43,19 @@ def student_report(k: int, rng: np.random.Generator, student: str) -> Report:
         item.set(1.0, "All cases correct.")
     if k % 7 == 3:
         items[1].set(0.5, LONG_MESSAGE if k % 2 else f"wrong channel order. {HOSTILE}")
-    items[6].set(acc_t.credit(accuracy), f"Test accuracy after 400 training steps: {accuracy:.4f}.",
-                 accuracy=round(accuracy, 5), losses=_losses(rng, 400, 50, 2.3, 0.1 if k % 11 else 2.2))
+    memorized = k % 17 == 5   # the metrics the grader records (checks/cnn.py): held-out accuracy and the gap
+    held_out = accuracy - (0.08 if memorized else 0.002)
+    items[6].set(acc_t.credit(held_out if memorized else accuracy),
+                 f"Test accuracy after 400 training steps: {accuracy:.4f} (on the held-out MNIST images the "
+                 f"grader kept back: {held_out:.4f}).", accuracy=round(accuracy, 5),
+                 accuracy_heldout=round(held_out, 5), gap=round(accuracy - held_out, 5),
+                 losses=_losses(rng, 400, 50, 2.3, 0.1 if k % 11 else 2.2))
     items[8].set(psnr_t.credit(psnr), f"Mean PSNR {psnr:.2f} dB.", psnr=round(psnr, 4), bicubic_psnr=26.8864,
                  losses=_losses(rng, 300, 25, 0.3, 0.004))
     crops = [{"label": f"10{k % 9}08{n}: bicubic 24.{n}1 dB | student {psnr - 2:.2f} dB | HR",
               "png_base64": noise_crop(rng)} for n in range(3)]
-    flags = [f"cnn.accuracy: clean accuracy {accuracy:.4f} but much lower on shifted copies"] if k % 17 == 5 else []
+    flags = [f"cnn.accuracy: test accuracy {accuracy:.4f} but {held_out:.4f} on held-out images (gap "
+             f"{accuracy - held_out:.3f} > 0.05): possibly memorized test images"] if memorized else []
     report = Report(score=0.0, max_score=100.0, profile="quick", device="cpu", duration_s=float(rng.uniform(35, 140)),
                     versions={"python": "3.11.7", "torch": "2.14.1"}, submission={"path": f"submissions/{student}"},
                     tests=items, sandbox="bwrap", flags=flags + ([HOSTILE] if k == 4 else []), images=crops,

@@ -84,8 +84,9 @@ def by_id(report):
 
 
 def require_system(available: bool, what: str, install: str) -> None:
-    """A test that needs a system package: on a user's machine it skips, naming the install command; in CI
-    (GRADER_REQUIRE_SYSTEM_DEPS=1, set by .ci/run) it fails, so CI always proves it."""
+    """A test that needs a system package (or root, a cgroup, ...): on a user's machine it skips, naming what is
+    missing and the command that provides it; in CI (GRADER_REQUIRE_SYSTEM_DEPS=1, set by .ci/run) it fails,
+    so CI always proves it. The one place that decides "skip here, required in CI"."""
     if available:
         return
     message = f"{what} is not available here; install it with `{install}`"

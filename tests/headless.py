@@ -23,12 +23,8 @@ def chromium() -> str | None:
 
 def require_chromium() -> None:
     """Skip without chromium on a user's machine; fail in CI (GRADER_REQUIRE_SYSTEM_DEPS=1)."""
-    import pytest
-    if chromium() is None:
-        message = f"chromium is not installed: {INSTALL}"
-        if os.environ.get("GRADER_REQUIRE_SYSTEM_DEPS") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    from conftest import require_system
+    require_system(chromium() is not None, "chromium", INSTALL)
 
 
 def _moved_above(fd: int, low: int) -> int:

@@ -1,8 +1,9 @@
 """Real reports, for tests of the renderings: tests/fixtures/report_<kind>.json, each written by a real grade
 (tests/fixtures/make_reports.py; rerun it after a change to the report's fields).
 
-passing: the reference, full marks, with SR crops. partial: a wrong channel order in pixel_shuffle and tiny
-training budgets, sr.psnr visible only after the due date, one flag. crashed: neither file compiles.
+passing: the reference, full marks, with SR crops and the held-out MNIST metrics. partial: a wrong channel
+order in pixel_shuffle for r = 3 and small training budgets (partial credit), sr.psnr visible only after the
+due date; a test that needs a flag adds one. crashed: neither file compiles.
 hostile: code that prints control characters, markup and a flood of text, then raises everywhere.
 Every call returns a fresh Report, so a test may change it.
 """

@@ -9,8 +9,7 @@ import os
 import time
 from pathlib import Path
 
-import pytest
-
+from conftest import require_system
 from grader.sandbox import WorkerProgram, bwrap_works
 
 FAKE_WORKER = b'''
@@ -30,15 +29,12 @@ FAKE = WorkerProgram({"fake.py": FAKE_WORKER}, ("fake.py",))
 # A program that never says it is ready.
 NEVER_READY = WorkerProgram({"fake.py": b"import time\ntime.sleep(600)\n"}, ("fake.py",))
 
-BWRAP_HINT = "bubblewrap is missing or cannot create namespaces here: apt-get install bubblewrap"
 
 
 def need_mode(mode: str) -> None:
     """Skip a bwrap test where bubblewrap does not work, unless CI demands every system dependency."""
-    if mode == "bwrap" and not bwrap_works():
-        if os.environ.get("GRADER_REQUIRE_SYSTEM_DEPS") == "1":
-            pytest.fail(BWRAP_HINT)
-        pytest.skip(BWRAP_HINT)
+    if mode == "bwrap":
+        require_system(bwrap_works(), "bubblewrap (a bwrap that can create namespaces)", "apt-get install bubblewrap")
 
 
 def processes_named(name: str) -> list[int]:

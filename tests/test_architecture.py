@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 
-from grader import checks, items
+from grader import checks, formats, items
+from grader.pages import html
 from grader.config import DEFAULT_CONFIG, load_config
 from grader.gradebook import COLUMNS
+from grader.result import STATUSES
+from grader.rubric_keys import VISIBILITIES
+from grader.sandbox import MODES
 
 PACKAGE = Path(__file__).resolve().parent.parent / "grader"
 
@@ -88,6 +93,32 @@ def test_the_rubric_the_schema_and_the_gradebook_use_the_registry():
     schema = json.loads((PACKAGE / "schemas" / "report.schema.json").read_text())
     assert schema["$defs"]["item"]["properties"]["id"]["enum"] == list(items.ITEM_IDS)
     assert COLUMNS[1:1 + len(items.ITEM_IDS)] == items.ITEM_IDS
+    # the other enums of the report schema are the one declaration of each concept
+    item = schema["$defs"]["item"]["properties"]
+    assert tuple(item["status"]["enum"]) == STATUSES
+    assert tuple(item["visibility"]["enum"]) == VISIBILITIES
+    assert tuple(schema["properties"]["sandbox"]["enum"]) == tuple(m for m in MODES if m != "auto")   # resolved
+    for per_status in (formats.STATUS_LABELS, formats.STATUS_ICONS, html.COLORS, html.TINTS):
+        assert tuple(per_status) == STATUSES
+
+
+def test_no_item_id_is_spelled_outside_the_registry_and_the_checks():
+    """Pages, formats, calibration and similarity ask grader/items.py (label, unit, metric, ...): a new item then
+    needs no edit there, and none silently leaves it out."""
+    pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, items.ITEM_IDS)) + r")(?![\w])")
+    spelled = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel == "items.py" or rel.startswith("checks/"):   # the registry and the scoring code
+            continue
+        tree = ast.parse(path.read_text())
+        docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                      if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef)) and n.body
+                      and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        spelled += [f"{rel}:{node.lineno}: {node.value[:60]!r}" for node in ast.walk(tree)
+                    if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+                    and pattern.search(node.value)]
+    assert not spelled, "\n".join(spelled)
 
 
 def test_worker_tasks_named_by_the_registry_exist_in_the_worker():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -95,6 +96,40 @@ def test_resume_key_changes_with_the_files_the_rubric_the_profile_and_the_grader
     assert submission_key(files, "rubric-sha", "full") != key
     monkeypatch.setattr(batch_module, "grader_code_sha256", lambda: "a fixed grader")
     assert submission_key(files, "rubric-sha", "quick") != key
+
+
+def test_a_changed_submission_never_shows_the_previous_report(tmp_path):
+    """A submission changed since its report.json was written, and a batch interrupted before regrading it:
+    its row says "not graded", never the old submission's score as complete."""
+    fixture = REPO_ROOT / "tests" / "fixtures" / "report_passing.json"
+    jobs = []
+    for student in ("changed", "unchanged"):
+        folder = tmp_path / student
+        folder.mkdir()
+        (folder / "report.json").write_text(fixture.read_text())
+        jobs.append(batch_module.Job(student, folder, key=f"new key of {student}", files={}))
+    manifest_ = batch_module.Manifest(tmp_path / "manifest.json")
+    manifest_.record("changed", {"key": "the previous submission's key", "folder": "changed", "final": True})
+    manifest_.record("unchanged", {"key": "new key of unchanged", "folder": "unchanged", "final": True})
+    rows = {student: (report, error) for student, report, error in batch_module._rows(jobs, manifest_)}
+    assert rows["changed"] == (None, "not graded (the batch was interrupted before this student)")
+    report, error = rows["unchanged"]
+    assert error == "" and report is not None and report.score == json.loads(fixture.read_text())["score"]
+
+
+def test_where_the_sandbox_cannot_run_batch_exits_2_up_front(tmp_path, rubric):
+    """Not a class of `error` rows with exit 0: one line saying why and what to do, before grading anyone."""
+    subs = tmp_path / "subs"
+    write_submission(subs / "alice", model=REF_MODEL)
+    (tmp_path / "no-bwrap").mkdir()   # a PATH without bubblewrap
+    r = subprocess.run([sys.executable, "-m", "grader", "batch", str(subs), "--out-dir", str(tmp_path / "out"),
+                        "--profile", "quick", "--config", str(rubric), "--sandbox", "bwrap"], cwd=REPO_ROOT,
+                       env={**os.environ, "PATH": str(tmp_path / "no-bwrap")}, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.splitlines() == ["error: --sandbox bwrap: bubblewrap is not installed or cannot create namespaces "
+                                     "here (install the `bubblewrap` package, or use --sandbox process)"]
+    assert not (tmp_path / "out" / "grades.csv").exists()
 
 
 def test_batch_mixed_interrupt_resume_change(tmp_path, rubric):

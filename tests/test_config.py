@@ -8,7 +8,8 @@ import sys
 import pytest
 import yaml
 
-from grader.config import DEFAULT_CONFIG, ITEM_IDS, REPO_ROOT, ConfigError, Threshold, load_config
+from grader.config import DEFAULT_CONFIG, ITEM_IDS, REPO_ROOT, TRAIN_CHOICES, ConfigError, Threshold, load_config
+from grader.rubric_keys import DOC, OPTIONAL, REQUIRED, SECTIONS, reference_markdown
 
 COMMITTED = yaml.safe_load(DEFAULT_CONFIG.read_text())
 
@@ -41,15 +42,17 @@ def test_committed_rubric_quick():
         (6144, 64, 0.05, 2_000_000)
     cnn, sr = cfg.item("cnn.accuracy"), cfg.item("sr.psnr")
     assert (cnn.points, cnn.timeout_s, cnn.max_params) == (30, 150, 1_000_000)
-    assert cnn.train == {"optimizer": "adamw", "lr": 0.001, "batch_size": 64, "steps": 400}
+    assert cnn.train == {"optimizer": "adamw", "lr": 0.003, "schedule": "onecycle", "batch_size": 64, "steps": 200}
     calibrated = yaml.safe_load(DEFAULT_CONFIG.read_text())["calibration"]["quick"]
     for trained in (cnn, sr):   # thresholds come from the calibration section, measured on the reference
         cal = calibrated[trained.id]
         assert trained.threshold == Threshold(cal["zero_at"], cal["full_at"])
         assert cal["zero_at"] < cal["full_at"] <= min(cal["reference_runs"])
         assert cal["seeds"] >= 3 and len(cal["reference_runs"]) == cal["seeds"]
+        # the CPU limit measured with the thresholds replaces the rubric's timeout_s, with room to spare
+        assert trained.cpu_limit_s == cal["cpu_limit_s"] >= 5 * cal["cpu_s_max"]
     assert (sr.timeout_s, sr.upscale_factor) == (180, 2)
-    assert sr.train == {"optimizer": "adam", "lr": 0.003, "schedule": "onecycle", "batch_size": 16, "patch": 32,
+    assert sr.train == {"optimizer": "adam", "lr": 0.003, "schedule": "onecycle", "batch_size": 8, "patch": 32,
                         "steps": 300}
     for i in cfg.items:
         assert (i.threshold is not None) == (i.id in ("cnn.accuracy", "sr.psnr"))
@@ -141,7 +144,7 @@ MALFORMED = {
                           "items[6] (cnn.accuracy).train.optimizer: expected one of adam, adamw, sgd, got 'rmsprop'"),
     "unknown schedule for a profile": (lambda raw: item(raw, "sr.psnr")["train"].update(schedule={"quick": "step",
                                                                                                   "full": "cosine"}),
-                                       "items[8] (sr.psnr).train.schedule: expected one of none, onecycle, cosine, "
+                                       "items[8] (sr.psnr).train.schedule.quick: expected one of none, onecycle, cosine, "
                                        "got 'step'"),
     "unknown sandbox": (lambda raw: raw["settings"].update(sandbox="docker"),
                         "settings.sandbox: expected one of auto, none, process, bwrap, got 'docker'"),
@@ -153,6 +156,31 @@ MALFORMED = {
     "items not a list": (lambda raw: raw.update(items={"a": 1}), "items: expected list"),
     "item not a mapping": (lambda raw: raw["items"].append("sr.extra"), "items[9]: expected a mapping"),
     "no profiles": (lambda raw: raw.pop("profiles"), "profiles: is missing"),
+    # a misspelt key is an error naming its path and the closest declared key, never silently ignored
+    "misspelt visibility": (lambda raw: item(raw, "sr.psnr").update(visiblity="hidden"),
+                            "items[8] (sr.psnr).visiblity: unknown key; did you mean 'visibility'?"),
+    "misspelt memory limit": (lambda raw: raw["settings"].update(memory_limit=512),
+                              "settings.memory_limit: unknown key; did you mean 'memory_limit_mb'?"),
+    "misspelt training key": (lambda raw: item(raw, "cnn.accuracy")["train"].update(step=100),
+                              "items[6] (cnn.accuracy).train.step: unknown key; did you mean 'steps'?"),
+    "unknown top-level section": (lambda raw: raw.update(setings={}),
+                                  "setings: unknown key; did you mean 'settings'?"),
+    "misspelt profile key": (lambda raw: raw["profiles"]["full"].update(devise="cuda"),
+                             "profiles.full.devise: unknown key; did you mean 'device'?"),
+    "misspelt similarity key": (lambda raw: raw["similarity"].update(list_a=0.5),
+                                "similarity.list_a: unknown key; did you mean 'list_at'?"),
+    "misspelt calibration key": (lambda raw: raw["calibration"]["quick"]["sr.psnr"].update(ful_at=28),
+                                 "calibration.quick.sr.psnr.ful_at: unknown key; did you mean 'full_at'?"),
+    "calibration of an unknown item": (lambda raw: raw["calibration"]["quick"].update({"sr.psnrr": {}}),
+                                       "calibration.quick.sr.psnrr: not a trained item; did you mean 'sr.psnr'?"),
+    "calibration of an unknown profile": (lambda raw: raw["calibration"].update(quik={}),
+                                          "calibration.quik: not a profile of this rubric (defined: quick, full); "
+                                          "did you mean 'quick'?"),
+    "a parameter budget of 0": (lambda raw: item(raw, "cnn.interface").update(max_params=0),
+                                "items[5] (cnn.interface).max_params: must be at least 1, got 0 (leave it out for "
+                                "no budget)"),
+    "learning rate as a string": (lambda raw: item(raw, "cnn.accuracy")["train"].update(lr="fast"),
+                                  "items[6] (cnn.accuracy).train.lr: expected int or float, got 'fast'"),
     "profile without device": (lambda raw: raw["profiles"]["quick"].pop("device"), "profiles.quick.device: is missing"),
 }
 
@@ -167,6 +195,35 @@ def test_malformed_rubric_names_the_key_and_the_problem(case, tmp_path):
     assert message.startswith(f"{path}: "), message
     assert expected in message, message
     assert "\n" not in message
+
+
+def test_calibration_keys_of_the_cpu_measurement_are_accepted(tmp_path):
+    # calibrate may record the reference's CPU seconds and the CPU limit it applied (issue 15)
+    cpu = {"cpu_s": 41.5, "cpu_s_max": 44.0, "cpu_limit_s": 120.0}
+    cfg = load_config(rubric(tmp_path, lambda raw: raw["calibration"]["quick"]["sr.psnr"].update(cpu)), "quick")
+    assert {k: cfg.calibration["sr.psnr"][k] for k in cpu} == cpu
+    with pytest.raises(ConfigError, match=r"calibration.quick.sr.psnr.cpu_s: expected int or float, got 'a lot'"):
+        load_config(rubric(tmp_path, lambda raw: raw["calibration"]["quick"]["sr.psnr"].update(cpu_s="a lot")))
+
+
+def test_every_key_the_committed_rubric_uses_is_declared_with_a_default_of_its_type():
+    for section in SECTIONS.values():
+        for key in section.keys:
+            assert key.description.endswith((".", ")")), key
+            if key.default not in (REQUIRED, OPTIONAL):
+                assert isinstance(key.default, key.kinds), key
+                assert not key.choices or key.default in key.choices, key
+    assert dict(TRAIN_CHOICES) == {"optimizer": SECTIONS["items[].train"].key("optimizer").choices,
+                                   "schedule": SECTIONS["items[].train"].key("schedule").choices}
+
+
+def test_the_reference_table_in_the_docs_is_up_to_date():
+    assert DOC.read_text() == reference_markdown(), "run `python -m grader.rubric_keys --write` and commit docs/rubric.md"
+    text = DOC.read_text()
+    for section in SECTIONS.values():   # every declared key has its row
+        for key in section.keys:
+            assert f"| `{key.name}` | {key.type_name} |" in text
+    assert "CPU seconds the item's worker may use" in text
 
 
 def test_unknown_profile(tmp_path):

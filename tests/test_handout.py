@@ -97,9 +97,22 @@ def test_pytest_grader_runs_in_the_handout(handout, tmp_path):
     assert "NotImplementedError" in r.stdout
 
 
+def test_gitignore_covers_what_the_readme_steps_make(handout):
+    ignored = (handout / ".gitignore").read_text().splitlines()
+    for made in ("*.egg-info/", ".venv/", "grading-report.json", "grading-report.html", "datasets/mnist/raw/"):
+        assert made in ignored
+    repo = (REPO_ROOT / ".gitignore").read_text().splitlines()
+    assert {"*.egg-info/", ".venv/", "/grading-report.json", "/grading-report.html"} <= set(repo)
+
+
 def test_readme_tells_students_what_to_run(handout):
     readme = (handout / "README.md").read_text()
     for needed in ("student/model.py", "pytest grader", "python -m grader data download", "GRADER_DATA_DIR",
-                   "`cnn.accuracy`", "`sr.psnr`", "`pixel_shuffle.einops`"):
+                   "`cnn.accuracy`", "`sr.psnr`", "`pixel_shuffle.einops`", "python3 -m venv .venv",
+                   "--index-url https://download.pytorch.org/whl/cpu"):
         assert needed in readme
+    # the repository's README starts the same way: a venv (PEP 668), and where to get the CPU-only torch
+    quick_start = (REPO_ROOT / "README.md").read_text().split("## Quick start")[1].split("\n## ")[0]
+    assert "python3 -m venv .venv && . .venv/bin/activate && pip install -e ." in quick_start
+    assert "--index-url https://download.pytorch.org/whl/cpu" in quick_start
     assert "@" + "MAX_SCORE@" not in readme and "reference" not in readme

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 import os
 import shutil
 import stat
@@ -22,6 +23,7 @@ from cgroup_limits import run_limited, unavailable
 from conftest import PATHS, REFERENCE, fast_rubric, require_system, write_submission
 from grader.config import REPO_ROOT
 from grader.formats import PL_MAX_BYTES
+from grader.package import question_info
 from grader.templates import TemplateError, fill, variables
 from report_fixtures import HOSTILE_MODEL, HOSTILE_SHUFFLE
 
@@ -95,11 +97,7 @@ def test_scripts_lint(gradescope_root, tmp_path):
     for script in scripts:
         assert subprocess.run(["bash", "-n", str(script)]).returncode == 0, script
     checker = shutil.which("shellcheck")
-    if checker is None:
-        message = "shellcheck is not installed; install it with `apt-get install -y shellcheck`"
-        if os.environ.get("GRADER_REQUIRE_SYSTEM_DEPS") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_system(checker is not None, "shellcheck", "apt-get install -y shellcheck")
     lint = subprocess.run([checker, "--shell=bash", "--severity=warning", *map(str, scripts)],
                           capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
@@ -207,7 +205,10 @@ def test_prairielearn_question_and_end_to_end(tmp_path):
     info = json.loads((out / "question" / "info.json").read_text())
     assert info["gradingMethod"] == "External" and info["type"] == "v3" and info["uuid"]
     options = info["externalGradingOptions"]
-    assert options == {"enabled": True, "image": "reg/grader:1", "entrypoint": "/grader/run.sh", "timeout": 600}
+    assert options == {"image": "reg/grader:1", "entrypoint": "/grader/run.sh", "timeout": 600}   # no deprecated `enabled`
+    assert str(uuid.UUID(info["uuid"])) == info["uuid"]
+    again = json.loads(json.dumps(question_info("reg/grader:1", 600)))
+    assert again["uuid"] != info["uuid"]   # a fresh uuid per generated question: two copies sync side by side
     assert "TIMEOUT:-540}" in (out / "grader-image" / "grade.sh").read_text()   # stops itself 60 s before
     html = (out / "question" / "question.html").read_text()
     assert '<pl-file-upload file-names="model.py, pixel_shuffle.py">' in html and "<pl-external-grader-results>" in html
@@ -234,11 +235,7 @@ def test_prairielearn_under_its_limits_with_a_flood_of_output(tmp_path):
     """PrairieLearn's container (0.9 CPU, 2 GiB): code printing control characters and ~40 MB of text, then
     raising everywhere, still gets a results.json under the 1 MiB limit, well within the job's timeout."""
     reason = unavailable()
-    if reason:
-        message = f"cannot apply PrairieLearn's container limits here: {reason}"
-        if os.environ.get("GRADER_REQUIRE_SYSTEM_DEPS") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_system(reason is None, f"PrairieLearn's container limits ({reason})", "sudo -E python -m pytest tests")
     rubric = fast_rubric(tmp_path / "fast.yaml")
     out = tmp_path / "pl"
     assert grader("package", "prairielearn", "--out", str(out), "--config", str(rubric)).returncode == 0
@@ -305,7 +302,9 @@ def test_workflow_is_the_one_classroom_reads(classroom):
     assert job["name"] == "Autograding Tests"   # the check run the reporter looks up by name
     assert wf["env"]["GRADER_REPOSITORY"] == "course/cnn-template" and wf["env"]["GRADER_REF"] == "v2"
     grader_checkout = step(wf, "Check out the grader")["with"]
-    assert grader_checkout["repository"] == "${{ env.GRADER_REPOSITORY }}" and "token" not in grader_checkout
+    assert grader_checkout["repository"] == "${{ env.GRADER_REPOSITORY }}"
+    assert grader_checkout["token"] == "${{ secrets.GRADER_TOKEN || github.token }}"   # a private grader
+    assert "GRADER_TOKEN" in (out / "CLASSROOM.md").read_text()
     assert step(wf, "Grade")["if"] == "always()" and step(wf, "Report")["if"] == "always()"
     reporter = step(wf, "Report points to GitHub Classroom")
     assert reporter["uses"].startswith("classroom-resources/autograding-grading-reporter")
@@ -358,7 +357,7 @@ def test_workflow_steps_grade_and_report_points(classroom, runner):
     assert run_step(wf, "Refuse a grader source that holds the solution", runner, {}, runner).returncode == 0
     grade = run_step(wf, "Grade", runner, env, runner / "grader-src")
     assert grade.returncode == 0, grade.stderr
-    report = run_step(wf, "Report", runner, {}, runner / "grader-src")
+    report = run_step(wf, "Report", runner, {}, runner)
     assert report.returncode == 0, report.stderr
     first = next(line for line in report.stdout.splitlines() if line.startswith("Points "))
     summary = (runner / "summary").read_text()
@@ -371,9 +370,23 @@ def test_failed_grading_still_reports_points(classroom, runner):
     _, wf = classroom
     grade = run_step(wf, "Grade", runner, {"GRADER_DATA_DIR": str(runner / "no-data")}, runner / "grader-src")
     assert grade.returncode == 0 and (runner / "tmp" / "grader-status").read_text().strip() == "2"
-    report = run_step(wf, "Report", runner, {}, runner / "grader-src")
+    report = run_step(wf, "Report", runner, {}, runner)
     assert report.returncode == 0 and "\nPoints 0/100\n" in report.stdout
     assert reporter_total(runner) == "Points 0/100"
+
+
+def test_without_the_grader_the_workflow_reports_0_with_the_reason(classroom, runner):
+    # a private grader repository without GRADER_TOKEN: the checkout fails, and the reporter still gets points
+    _, wf = classroom
+    shutil.rmtree(runner / "grader-src")
+    report = run_step(wf, "Report", runner, {}, runner)
+    assert report.returncode == 0, report.stderr
+    assert "::error::the grader could not be checked out from course/cnn-template" in report.stdout
+    assert reporter_total(runner) == "Points 0/100"
+    value = (runner / "output").read_text().removeprefix("result=").strip()
+    test = json.loads(base64.b64decode(value))["tests"][0]
+    assert test["status"] == "error" and "GRADER_TOKEN" in test["message"] and test["line_no"] == 1
+    assert (runner / "summary").read_text().startswith("Points 0/100\n")
 
 
 def test_workflow_refuses_a_grader_source_with_the_solution(classroom, runner):

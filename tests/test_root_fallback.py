@@ -7,12 +7,13 @@ many containers). Without root and without bubblewrap, `auto` refuses with one l
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from conftest import PATHS, by_id
+from conftest import PATHS, by_id, require_system
 from grader.sandbox import modes, sandbox_uid
 
 SPY_MODEL = '''import os
@@ -34,8 +35,9 @@ class Net(CNN):
 '''
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the uid switch happens only when the grader runs as root")
 def test_process_mode_as_root_runs_student_code_as_the_sandbox_uid(grade_files):
+    require_system(os.geteuid() == 0, "root (the grader switches student code to another uid only as root)",
+                   "sudo -E python -m pytest tests/test_root_fallback.py")
     report = grade_files(model=SPY_MODEL, sandbox="process")
     message = by_id(report)["cnn.interface"].output
     u = sandbox_uid()   # this test process's: graders running at once never share one
@@ -49,6 +51,7 @@ def test_process_mode_as_root_runs_student_code_as_the_sandbox_uid(grade_files):
 def test_process_mode_names_the_secret_files_every_user_may_read(monkeypatch):
     """Process mode has no mount isolation: the report must say which secrets the sandbox uid could read."""
     monkeypatch.setattr(modes.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(modes, "sandbox_uid", lambda: modes.SANDBOX_UID)   # a pretend root holds no uid lock
     top = Path(tempfile.mkdtemp(dir="/tmp"))   # /tmp: every user may search it, unlike pytest's tmp_path
     try:
         (top / "open").mkdir(mode=0o755)
@@ -65,6 +68,18 @@ def test_process_mode_names_the_secret_files_every_user_may_read(monkeypatch):
         for sub in ("open", "closed"):
             (top / sub).rmdir()
         top.rmdir()
+
+
+def test_uid_locks_live_in_a_private_folder_of_this_user(tmp_path, monkeypatch):
+    # (was one /tmp folder for everyone: made 0700 by a root run, it broke every later non-root run)
+    monkeypatch.setattr(modes.tempfile, "gettempdir", lambda: str(tmp_path))
+    folder = modes.uid_lock_folder()
+    assert folder == tmp_path / ("grader-sandbox-uids" if os.geteuid() == 0 else f"grader-sandbox-uids-{os.geteuid()}")
+    assert folder.stat().st_uid == os.geteuid() and stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert modes.uid_lock_folder() == folder   # made once, then reused
+    folder.chmod(0o777)   # another user could have made it, or opened it up: refused, never used
+    with pytest.raises(RuntimeError, match="expected a private folder"):
+        modes.uid_lock_folder()
 
 
 def test_auto_refuses_when_it_cannot_isolate(monkeypatch):

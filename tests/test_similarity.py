@@ -144,7 +144,8 @@ def test_fingerprints_round_trip_and_reject_garbage():
     ("list_at: 1.5", "similarity.list_at: expected a number from 0 to 1, got 1.5"),
     ("common_behaviour: 0", "similarity.common_behaviour: expected a whole number of at least 1, got 0"),
     ("max_pairs: true", "similarity.max_pairs: expected a whole number of at least 1, got True"),
-    ("treshold: 0.5", "similarity.treshold: unknown setting (known: list_at, behaviour_weight"),
+    ("treshold: 0.5", "similarity.treshold: unknown key (known: list_at, behaviour_weight"),
+    ("max_pair: 10", "similarity.max_pair: unknown key; did you mean 'max_pairs'?"),
     ("starter: no_such_folder", "similarity.starter:"),
     ("noise_t: 40", "similarity.guarantee_t (30) must be at least noise_t (40)"),
 ])

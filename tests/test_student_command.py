@@ -30,3 +30,19 @@ def test_pytest_grader_shows_progress_live_and_writes_a_readable_report(tmp_path
     assert "Score: " in out and f"JSON report: {report}" in out
     assert stat.S_IMODE(report.stat().st_mode) == 0o644     # the course team can read it, not only its owner
     assert json.loads(report.read_text())["complete"] is True
+
+
+def test_pytest_grader_k_grades_only_the_selected_items(tmp_path):
+    # `pytest grader -k einops` used to grade all nine items (minutes of training) to show one
+    report = tmp_path / "grading-report.json"
+    run = subprocess.run([sys.executable, "-m", "pytest", "grader", "-p", "no:cacheprovider", "-k",
+                          "shapes or einops", "--submission", str(REFERENCE), "--grading-config",
+                          str(fast_rubric(tmp_path / "fast.yaml")), "--report", str(report)],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    out = run.stdout
+    assert run.returncode == 0 and "2 passed, 7 deselected" in out, out[-3000:] + run.stderr[-2000:]
+    assert "grading only the selected items: pixel_shuffle.shapes, pixel_shuffle.einops (7 of 9 left out)" in out
+    assert out.index("grading only the selected items") < out.index("[100%]")   # said before grading
+    graded = json.loads(report.read_text())
+    assert [t["id"] for t in graded["tests"]] == ["pixel_shuffle.shapes", "pixel_shuffle.einops"]
+    assert graded["max_score"] == 10 and graded["score"] == 10

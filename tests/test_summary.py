@@ -66,7 +66,7 @@ def test_student_page_shows_every_item_the_curves_the_scale_and_the_crops():
     assert page.count('<span class="badge"') == 9 and 'href="../summary.html"' in page
     for svg in ('id="loss-cnn"', 'id="loss-sr"', 'id="gauge-cnn.accuracy"', 'id="gauge-sr.psnr"'):
         assert svg in page
-    assert f"full_at {quick['cnn.accuracy'].full_at:.4f}" in page and "bicubic 26.89 dB" in page
+    assert f"full_at {quick['cnn.accuracy'].full_at:.4f}" in page and "bicubic upsampling 26.89 dB" in page
     assert page.count('<figure class="crop">') == 3 and "student " in page and " dB | HR" in page
     assert "bwrap" in page and "torch 2.14.1" in page
     assert "fingerprint" not in page and "<script" not in page

@@ -3,6 +3,8 @@ state, the verdicts on held-out / untrained / buffers-only accuracies, and the w
 loading, which count every parameter and buffer and refuse a model that changed its state's layout."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -31,6 +33,11 @@ def make_run(arrays: dict | None = None) -> Run:
     return Run(config, None, results, FakeSession(arrays or {}), lambda *a: None, np.random.default_rng(0))
 
 
+def budget(max_params: int | None):
+    """cnn.accuracy of the committed rubric with another parameter budget (None: no budget)."""
+    return dataclasses.replace(load_config(None, "quick").item("cnn.accuracy"), max_params=max_params)
+
+
 def state_reply(arrays: dict) -> dict:
     return {"state": [{"name": name, "file": name} for name in arrays]}
 
@@ -40,13 +47,13 @@ def test_the_trusted_count_includes_buffers_and_refuses_over_budget():
               "pretrained": np.zeros(992_200, np.float16)}
     run = make_run(arrays)
     reply = state_reply(arrays)
-    assert trained_state(run, "cnn_train", reply, "CNN()", 1_000_000) is None
+    assert trained_state(run, "cnn_train", reply, "CNN()", budget(1_000_000)) is None
     item = run.results["cnn.accuracy"]
     assert item.score == 0 and "1,000,050 parameters and buffers" in item.output and "budget is 1,000,000" in item.output
     small = {k: v for k, v in arrays.items() if k != "pretrained"}
     run = make_run(small)
     reply = state_reply(small)
-    assert [name for name, _ in trained_state(run, "cnn_train", reply, "CNN()", 1_000_000)] == list(small)
+    assert [name for name, _ in trained_state(run, "cnn_train", reply, "CNN()", budget(1_000_000))] == list(small)
     assert reply["params_and_buffers"] == 7850
 
 
@@ -59,13 +66,28 @@ def test_the_trusted_count_includes_buffers_and_refuses_over_budget():
 ])
 def test_a_malformed_state_is_an_error_naming_the_model(entries):
     run = make_run({"w": np.zeros(3, np.float32)})
-    assert trained_state(run, "cnn_train", {"state": entries}, "CNN()", None) is None
+    assert trained_state(run, "cnn_train", {"state": entries}, "CNN()", budget(None)) is None
     assert run.results["cnn.accuracy"].status == "error" and "CNN()" in run.results["cnn.accuracy"].output
+
+
+def test_max_params_has_one_meaning_in_the_interface_and_the_trained_checks():
+    # the interface check and the trained check read the budget through one predicate: Item.over_budget
+    from grader.checks.cnn import score_interface
+    arrays = {"w": np.zeros(50, np.float32)}
+    for max_params, refused in ((None, False), (50, False), (49, True), (1, True)):
+        run = make_run(dict(arrays))
+        run.config = dataclasses.replace(run.config, items=tuple(
+            dataclasses.replace(i, max_params=max_params) if i.id == "cnn.interface" else i for i in run.config.items))
+        logits, embedding = np.zeros((3, 10), np.float32), np.zeros((3, 4), np.float32)
+        run.session.arrays.update(logits=logits, embedding=embedding)
+        score_interface(run, {"logits": "logits", "embedding": "embedding", "trainable": 50, "size": 50})
+        assert (run.results["cnn.interface"].score == 0) == refused, (max_params, run.results["cnn.interface"].output)
+        assert (trained_state(run, "cnn_train", state_reply(arrays), "CNN()", budget(max_params)) is None) == refused
 
 
 def test_a_state_of_strings_is_refused():
     run = make_run({"w": np.array(["a", "b"])})
-    assert trained_state(run, "cnn_train", state_reply({"w": 0}), "CNN()", None) is None
+    assert trained_state(run, "cnn_train", state_reply({"w": 0}), "CNN()", budget(None)) is None
     assert "not numbers" in run.results["cnn.accuracy"].output
 
 

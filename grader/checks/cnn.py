@@ -63,7 +63,7 @@ def score_interface(run: Run, reply: dict) -> None:
     trainable, size = reply.get("trainable") or 0, reply.get("size") or 0
     if trainable == 0:
         problems.append("CNN has no trainable parameters")
-    if cfg_item.max_params and size > cfg_item.max_params:
+    if cfg_item.over_budget(size):
         problems.append(f"CNN has {size:,} parameters and buffers (trainable or frozen, all count); the budget is "
                         f"{cfg_item.max_params:,}")
     sizes = {"trainable_params": trainable, "params_and_buffers": size}
@@ -88,7 +88,7 @@ def score_accuracy(run: Run) -> None:
     reply = run.call("cnn_train", device=run.device(), train_x=run.session.write_input("mnist_train_x", train_x),
                      train_y=run.session.write_input("mnist_train_y", train_y), max_params=item.max_params,
                      seed=run.seed, **training(item))
-    state = trained_state(run, "cnn_train", reply, "CNN()", item.max_params) if reply is not None else None
+    state = trained_state(run, "cnn_train", reply, "CNN()", item) if reply is not None else None
     if state is None:
         return
     n_test, probe = len(mnist.test_x), held_x[:PROBE]

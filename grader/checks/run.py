@@ -18,10 +18,12 @@ from ..config import Config
 from ..items import owners_of
 from ..data import Datasets
 from ..result import ItemResult
+from ..rubric_keys import TRAIN
 from ..sandbox import WorkerFailure, WorkerSession
 from ..sandbox.cpuclock import Usage
 from ..sandbox.errors import MACHINES_FAULT
 from ..staticcheck import FileCheck, check_file
+from .replies import reply_problem
 
 TRAIN_SEED = 0
 
@@ -94,8 +96,11 @@ class Run:
             self.fail(owners, with_printed(str(reply.get("error")), reply.get("printed", "")))
             return None
         result = reply.get("result")
-        if not isinstance(result, dict):
-            self.fail(owners, "the grader's worker sent a malformed reply; nothing to score")
+        problem = reply_problem(task or evidence, result)
+        if problem:   # only student code can make the worker reply this: intent, like a forged reply
+            self.flags.append(f"{', '.join(owners)}: malformed worker reply ({problem})")
+            self.fail(owners, f"the grader's worker sent a malformed reply ({problem}); nothing to score. Code that "
+                              f"writes to the grader's reply channel is not allowed.", failure="protocol")
             return None
         result["_printed"] = reply.get("printed", "")
         return result
@@ -143,8 +148,13 @@ def score_trained(item: ItemResult, credit: float, reply: dict, text: str, hint:
     item.set(credit, text, trainable_params=reply.get("trainable"), losses=reply.get("losses"), **metrics)
 
 
+def train_value(item, name: str):
+    """One training setting of `item`: the rubric's value, else its declared default (grader/rubric_keys.py)."""
+    return item.train.get(name, TRAIN.key(name).default)
+
+
 def training(item) -> dict:
     """The training budget of a trained item, as the worker's training loops take it."""
-    t = item.train
-    return {"steps": int(t["steps"]), "batch_size": int(t.get("batch_size", 64)), "lr": float(t.get("lr", 1e-3)),
-            "optimizer": str(t.get("optimizer", "adam")), "schedule": str(t.get("schedule", "none"))}
+    return {"steps": int(item.train["steps"]), "batch_size": int(train_value(item, "batch_size")),
+            "lr": float(train_value(item, "lr")), "optimizer": str(train_value(item, "optimizer")),
+            "schedule": str(train_value(item, "schedule"))}

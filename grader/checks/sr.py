@@ -15,7 +15,7 @@ from .. import fingerprint, metrics
 from ..cases import SR_FACTORS, SR_PROBE_SHAPE, sr_probe
 from ..worker.hints import sr_shape_hint
 from .evidence import judge_model_code
-from .run import Run, score_trained, training
+from .run import Run, score_trained, train_value, training
 from .trained import send_state, trained_state
 
 GROUP = "sr"
@@ -78,9 +78,9 @@ def score_psnr(run: Run) -> None:
     reply = run.call("sr_train", device=run.device(), upscale_factor=factor,
                      train_lr=run.session.write_input("sr_train_lr", train.lr),
                      train_hr=run.session.write_input("sr_train_hr", train.hr),
-                     max_params=item.max_params, seed=run.seed, patch=int(item.train.get("patch", 0)),
+                     max_params=item.max_params, seed=run.seed, patch=int(train_value(item, "patch")),
                      **training(item))
-    state = trained_state(run, "sr_train", reply, f"Net({factor})", item.max_params) if reply is not None else None
+    state = trained_state(run, "sr_train", reply, f"Net({factor})", item) if reply is not None else None
     if state is None:
         return
     with run.fresh_session() as fresh:

@@ -12,6 +12,7 @@ import re
 
 import numpy as np
 
+from ..config import Item
 from ..sandbox import WorkerSession
 from .run import Run
 
@@ -19,7 +20,7 @@ MAX_STATE_ENTRIES = 1000        # an honest CNN or ESPCN has a few dozen
 STATE_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,200}")
 
 
-def trained_state(run: Run, evidence: str, reply: dict, what: str, max_params: int | None
+def trained_state(run: Run, evidence: str, reply: dict, what: str, budget: Item
                   ) -> list[tuple[str, np.ndarray]] | None:
     """The state the training worker returned, validated and counted; None (owners scored) if unusable."""
     entries = reply.get("state")
@@ -41,10 +42,10 @@ def trained_state(run: Run, evidence: str, reply: dict, what: str, max_params: i
         state.append((entry["name"], array))
     size = sum(int(a.size) for _, a in state)
     reply["params_and_buffers"] = size
-    if max_params is not None and size > max_params:
+    if budget.over_budget(size):
         for item_id in run.owners(evidence):
             run.results[item_id].set(0, f"After training, {what} holds {size:,} parameters and buffers (counted by "
-                                        f"the grader on the trained state); the budget is {max_params:,}.",
+                                        f"the grader on the trained state); the budget is {budget.max_params:,}.",
                                      params_and_buffers=size)
         return None
     return state

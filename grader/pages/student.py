@@ -7,13 +7,15 @@ from __future__ import annotations
 import json
 
 from grader.formats import json_safe
+from grader.items import SPECS, TRAINED
 from grader.pages import charts
 from grader.pages.html import badge, esc, is_base64, long_text, page, table
 from grader.pages.thresholds import METRIC
 from grader.result import Report
 
 HIDDEN_METRICS = ("losses", "fingerprint")   # charted, or for the similarity page only
-CURVES = (("cnn.accuracy", "MNIST CNN"), ("sr.psnr", "super-resolution Net"))
+CURVES = tuple((spec.id, spec.model) for spec in TRAINED)   # (item, what it trained): a training curve each
+CROP_ITEMS = ", ".join(spec.id for spec in TRAINED if spec.images)   # the items whose run makes the crops
 
 
 def _items(report: Report) -> str:
@@ -39,7 +41,8 @@ def _training(report: Report, scales: dict) -> str:
             continue
         metrics = by_id[item_id].metrics
         value = metrics.get(METRIC[item_id])
-        marks = (("bicubic", metrics["bicubic_psnr"]),) if isinstance(metrics.get("bicubic_psnr"), (int, float)) else ()
+        baseline = metrics.get(SPECS[item_id].baseline_metric)   # a baseline measured on the same run, if any
+        marks = ((SPECS[item_id].baseline, baseline),) if isinstance(baseline, (int, float)) else ()
         gauges.append(charts.gauge(value if isinstance(value, (int, float)) else None, scale,
                                    f"{item_id}: {METRIC[item_id]} against the thresholds", f"gauge-{item_id}", marks))
     if not curves and not gauges:
@@ -85,6 +88,6 @@ def render_student_page(report: Report, student: str, scales: dict, summary_link
         f"{report.duration_s:.0f} s</p>", *notes, flags, "<h2>Items</h2>", _items(report),
         _training(report, scales),
         "<h2>Super-resolution crops (bicubic | student | HR)</h2>" + (f'<div class="figs">{crops}</div>' if crops
-                                                                     else "<p>No crops: sr.psnr did not finish.</p>"),
+                                                                     else f"<p>No crops: {CROP_ITEMS} did not finish.</p>"),
         _details(report)])
     return page(f"Grading report: {student}", body)

@@ -7,11 +7,11 @@ from pathlib import Path
 import yaml
 
 from grader.config import DEFAULT_CONFIG
-from grader.items import ITEMS
+from grader.items import TRAINED
 from grader.pages.charts import Scale
 
-FORMATS = {"cnn.accuracy": lambda v: f"{v:.4f}", "sr.psnr": lambda v: f"{v:.2f} dB"}
-METRIC = {spec.id: spec.metric for spec in ITEMS if spec.trained}   # the item metric each scale is about
+FORMATS = {spec.id: spec.shown for spec in TRAINED}    # how each trained item's metric is printed
+METRIC = {spec.id: spec.metric for spec in TRAINED}    # the item metric each scale is about
 
 
 def scales(rubric: str | os.PathLike | None, profile: str) -> dict[str, Scale]:

@@ -11,6 +11,7 @@ import functools
 import importlib.util
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -58,8 +59,7 @@ def sandbox_uid() -> int:
     SANDBOX_UID + 1, ... that no other grader on the machine holds (a lock file, held for this process's
     life). The kill sweep and the memory count take every process of the uid as the worker's, so two
     graders (batch --jobs 2) must never share one."""
-    folder = Path(tempfile.gettempdir()) / "grader-sandbox-uids"
-    folder.mkdir(mode=0o700, exist_ok=True)
+    folder = uid_lock_folder()
     for uid in range(SANDBOX_UID, SANDBOX_UID + SANDBOX_UIDS):
         fd = os.open(folder / f"{uid}.lock", os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
         try:
@@ -71,6 +71,21 @@ def sandbox_uid() -> int:
         return uid
     raise RuntimeError(f"all {SANDBOX_UIDS} sandbox uids from {SANDBOX_UID} are held by graders running on this "
                        f"machine; run fewer at once")
+
+
+def uid_lock_folder() -> Path:
+    """The folder of sandbox_uid's lock files: one per user of the grader, made private, and refused if someone
+    else made it first (a shared /tmp). Only root's graders switch to the sandbox uids, so only theirs must
+    share one: root keeps the name every grader version uses; another user gets a folder of their own (one
+    folder for all was root's, 0700, after a root run, and broke every later run of another user)."""
+    uid = os.geteuid()
+    folder = Path(tempfile.gettempdir()) / ("grader-sandbox-uids" if uid == 0 else f"grader-sandbox-uids-{uid}")
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != uid or info.st_mode & 0o077:
+        raise RuntimeError(f"{folder}: expected a private folder (mode 700) of this user (uid {uid}); "
+                           f"remove it and grade again")
+    return folder
 
 
 def drops_root(mode: str) -> bool:

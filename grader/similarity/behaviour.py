@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from grader import fingerprint
+from grader.items import TRAINED
 from grader.result import Report
 
-SIGNALS = {  # signal -> (item whose metrics hold it, decoder, pair score)
-    "mnist": ("cnn.accuracy", fingerprint.mnist_mistakes, fingerprint.shared_mistakes),
-    "sr": ("sr.psnr", fingerprint.sr_pixels, fingerprint.same_pixels),
+DECODERS = {  # signal -> (decoder of an item's fingerprint metric, pair score)
+    "mnist": (fingerprint.mnist_mistakes, fingerprint.shared_mistakes),
+    "sr": (fingerprint.sr_pixels, fingerprint.same_pixels),
 }
+# signal -> (item whose metrics hold it, decoder, pair score); grader/items.py says which item feeds which signal
+SIGNALS = {spec.signal: (spec.id, *DECODERS[spec.signal]) for spec in TRAINED if spec.signal}
 
 
 @dataclass

@@ -6,23 +6,29 @@ key, rather than after grading a whole class. A missing section means the defaul
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from grader.config import DEFAULT_CONFIG, REPO_ROOT, ConfigError
+from grader.rubric_keys import SIMILARITY, unknown_key_problem
+
+
+def _default(name: str):
+    return SIMILARITY.key(name).default
 
 
 @dataclass(frozen=True)
 class Settings:
-    list_at: float = 0.6            # list a pair whose combined score reaches this (similarity.csv has all)
-    behaviour_weight: float = 0.25  # combined = code + weight * behaviour * (1 - code)
-    common_behaviour: int = 3       # identical behaviour of more students than this is the prescribed design
-    max_pairs: int = 40             # pairs shown in the page, with their code side by side
-    noise_t: int = 25               # copydetect: matches shorter than this (filtered characters) are ignored
-    guarantee_t: int = 30           # copydetect: matches at least this long are always found
-    starter: Path = REPO_ROOT / "student"   # the starter stubs: code found there is never evidence
+    """The section's values; what each means and its default are declared in grader/rubric_keys.py."""
+    list_at: float = _default("list_at")
+    behaviour_weight: float = _default("behaviour_weight")
+    common_behaviour: int = _default("common_behaviour")
+    max_pairs: int = _default("max_pairs")
+    noise_t: int = _default("noise_t")
+    guarantee_t: int = _default("guarantee_t")
+    starter: Path = REPO_ROOT / _default("starter")
 
 
 _FRACTIONS = ("list_at", "behaviour_weight")
@@ -39,12 +45,11 @@ def load_settings(rubric: str | os.PathLike | None = None) -> Settings:
         return Settings()
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: similarity: expected a mapping of settings (list_at, ...), got {raw!r}")
-    known = [f.name for f in fields(Settings)]
     values = {}
     for key, value in raw.items():
         where = f"{path}: similarity.{key}"
-        if key not in known:
-            raise ConfigError(f"{where}: unknown setting (known: {', '.join(known)})")
+        if key not in SIMILARITY.names:
+            raise ConfigError(f"{where}: {unknown_key_problem(key, SIMILARITY)}")
         if key in _FRACTIONS:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ConfigError(f"{where}: expected a number from 0 to 1, got {value!r}")
