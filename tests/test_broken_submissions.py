@@ -14,7 +14,7 @@ import yaml
 
 from conftest import DATA, REFERENCE, STUDENT, by_id, drop_calibrated_cpu_limits, fast_rubric, write_submission
 from grader.cases import SHUFFLE_CASES
-from grader.config import load_config
+from grader.config import DEFAULT_CONFIG, load_config
 from grader.orchestrator import grade
 from grader.result import read_report
 
@@ -290,7 +290,8 @@ def test_missing_shuffle_file_and_net_without_shuffle(fast_config, tmp_path, bas
                      "expected output (2, 1, 68, 92), got (2, 16, 17, 23)",
                      "r*r = 4 channels at the input size: the last conv's output is not pixel-shuffled",
                      "end forward with your PixelShuffle(3)"))
+    batch = load_config(DEFAULT_CONFIG, "quick").item("sr.psnr").train["batch_size"]   # the rubric's SR batch
     s.item("sr.psnr", score=0, status=("error", "failed"),
-           contains=("expected (16, 1, 64, 64)", "r*r = 4 channels at the input size", "not pixel-shuffled"))
+           contains=(f"expected ({batch}, 1, 64, 64)", "r*r = 4 channels at the input size", "not pixel-shuffled"))
     s.same_as(baseline, *CNN_IDS)
     s.done()
