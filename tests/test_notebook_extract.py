@@ -233,3 +233,31 @@ def test_honest_notebooks_have_no_false_positives(path):
 
 def test_the_corpus_is_there():
     assert len(list(CORPUS.glob("*.ipynb"))) >= 4
+
+
+def test_bulk_download_keeps_a_students_notebook_under_a_fixed_name(tmp_path):
+    from grader.layouts import NOTEBOOK, discover
+    write(reference_notebook(), tmp_path / "dl" / "alice" / "My Practical (1).ipynb")
+    (tmp_path / "dl" / "alice" / "notes.txt").write_text("hi")
+    write(reference_notebook(), tmp_path / "dl" / "bob" / "practical.ipynb")
+    (tmp_path / "dl" / "bob" / "model.py").write_text(REF_MODEL)
+    (tmp_path / "dl" / "bob" / "pixel_shuffle.py").write_text(REF_SHUFFLE)
+    alice, bob = discover(tmp_path / "dl")
+    assert sorted(alice.files) == [NOTEBOOK] and alice.ignored == ["notes.txt"]
+    assert "".join(json.loads(alice.files[NOTEBOOK])["cells"][2]["source"]) == REF_SHUFFLE
+    assert sorted(bob.files) == ["model.py", "pixel_shuffle.py"] and bob.ignored == ["practical.ipynb"]
+
+
+def test_lms_grade_script_copies_a_notebook(tmp_path):
+    """The file-picking loop of templates/common/grade.sh, run alone on an upload holding only a notebook."""
+    script = (Path(__file__).parents[1] / "grader/templates/common/grade.sh").read_text()
+    loop = script[script.index("for f in model.py"):script.index("\ndone\n") + 6]
+    upload, work = tmp_path / "upload", tmp_path / "work"
+    write(reference_notebook(), upload / "nested" / "hw.ipynb")
+    write(reference_notebook(), upload / ".ipynb_checkpoints" / "hw-checkpoint.ipynb")
+    (work / "submission").mkdir(parents=True)
+    run = subprocess.run(["bash", "-c", loop], env={"SUBMISSION_SRC": str(upload), "WORK": str(work),
+                                                     "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in (work / "submission").iterdir()) == ["submission.ipynb"]
+    assert notebook_of(work / "submission") == work / "submission" / "submission.ipynb"
