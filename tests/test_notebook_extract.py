@@ -261,3 +261,18 @@ def test_lms_grade_script_copies_a_notebook(tmp_path):
     assert run.returncode == 0, run.stderr
     assert sorted(p.name for p in (work / "submission").iterdir()) == ["submission.ipynb"]
     assert notebook_of(work / "submission") == work / "submission" / "submission.ipynb"
+
+
+def test_an_unreadable_notebook_still_gets_a_report_saying_why(tmp_path):
+    """Nothing of it runs; every item says why, and the report records the notebook as handed in."""
+    path = tmp_path / "hw.ipynb"
+    path.write_text("import torch\n")
+    out = tmp_path / "report.json"
+    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(path), "--profile", "quick", "--sandbox",
+                          "process", "--out", str(out)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "note: hw.ipynb is not a notebook: it is not valid JSON" in run.stdout
+    report = json.loads(out.read_text())
+    assert report["score"] == 0 and {t["status"] for t in report["tests"]} == {"error"}
+    assert all(t["output"].startswith("hw.ipynb is not a notebook: it is not valid JSON") for t in report["tests"])
+    assert report["submission"]["path"] == str(path) and report["submission"]["notebook"]["bytes"] == 13

@@ -168,7 +168,7 @@ def _resolve(file: str, roots: tuple[str, ...], units: list[Unit], graded_define
             for used in sorted(unit.uses - seen):
                 seen.add(used)
                 todo.append((used, origin))
-    if any(not _bound_anywhere(units, n) for u in chosen.values() for n in u.uses) or not chosen:
+    if any(not _bound_anywhere(units, n) for u in chosen.values() for n in u.uses):   # from a `*` import?
         for star in (u for u in units if u.star and not u.local_import):
             chosen[id(star)] = star
     return _write(file, result.notebook, sorted(chosen.values(), key=lambda u: (u.stage, u.cell, u.first)),

@@ -75,7 +75,7 @@ def point_into(report: Report, extraction: Extraction, notebook: Path, described
             if problem not in item.output:
                 item.output = f"{item.output}\n{NOTE_PREFIX}{problem}".strip()
     report.flags[:] = [translate_flag(flag, extraction) for flag in report.flags]
-    report.submission["path"] = str(notebook)
+    report.submission["path"] = str(Path(notebook).resolve())
     report.submission["notebook"] = described
 
 
