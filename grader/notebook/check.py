@@ -15,7 +15,8 @@ Which notebook: the one the kernel runs, found by
   recent ipykernel, or JPY_SESSION_NAME from jupyter_server, or VS Code's `__vsc_ipynb_file__`). This is the
   notebook *as saved*: save it (Ctrl+S) before checking.
 - or given: `check(notebook="practical.ipynb")`.
-The grader uses the data in GRADER_DATA_DIR (`python -m grader data download` once) and the rubric in
+Like `pytest grader`, it runs the student's own code on their own machine without a sandbox (`--sandbox
+none`): the verdicts do not depend on the sandbox. The grader uses the data in GRADER_DATA_DIR (`python -m grader data download` once) and the rubric in
 GRADER_CONFIG (default: the grading.yaml it ships with).
 """
 from __future__ import annotations

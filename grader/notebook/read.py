@@ -8,6 +8,7 @@ unusable becomes a NotebookError worded for the student.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +66,9 @@ def read_notebook(path: Path) -> Notebook:
             nb = nbformat.convert(nb, 4)
             notes.append(f"{path.name} is in the old nbformat {version} (Jupyter before 2015); the grader "
                          f"upgraded it to version 4 to read it. Saving it again in a current Jupyter avoids this note.")
-        nbformat.validate(nb)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # nbformat's notices (cell ids missing) are for Jupyter, not students
+            nbformat.validate(nb)
     except nbformat.ValidationError as exc:
         raise NotebookError(f"{path.name} is not a valid notebook ({exc.message}): open it in Jupyter or Colab "
                             f"and save it again") from None
