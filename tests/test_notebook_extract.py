@@ -276,3 +276,24 @@ def test_an_unreadable_notebook_still_gets_a_report_saying_why(tmp_path):
     assert report["score"] == 0 and {t["status"] for t in report["tests"]} == {"error"}
     assert all(t["output"].startswith("hw.ipynb is not a notebook: it is not valid JSON") for t in report["tests"])
     assert report["submission"]["path"] == str(path) and report["submission"]["notebook"]["bytes"] == 13
+
+
+def test_cells_python_cannot_analyse_are_skipped_with_a_note(tmp_path):
+    e = extracted(tmp_path, notebook(SETUP, REF_SHUFFLE, "nonlocal x", "x = 1\n" * 300_000, REF_MODEL))
+    assert_clean(e)
+    assert e.notes[0].startswith("cell 4 is not valid Python (line 1: nonlocal declaration not allowed")
+    assert e.notes[1].startswith("cell 5 is not valid Python (1,800,000 characters of code, more than the")
+
+
+def test_an_escape_in_graded_code_is_still_caught_and_points_into_the_cell(tmp_path):
+    """Extraction keeps what the graded code runs, so every attack class the static check holds stays held."""
+    model = REF_MODEL.replace("        super().__init__()\n",
+                              "        super().__init__()\n        threading.Thread(target=print).start()\n", 1)
+    e = extracted(tmp_path, notebook(SETUP + "\nimport threading", REF_SHUFFLE, model))
+    check = check_source(e.files["model.py"].source.encode(), "model.py")
+    assert "import threading" in e.files["model.py"].source
+    reason = translate(check.reason("CNN"), e)
+    line = model.split("\n").index("        threading.Thread(target=print).start()") + 1
+    assert f"- hw.ipynb cell 4, line {line}: uses threading.Thread" in reason, reason
+    assert reason.startswith("The grader read the code it kept from hw.ipynb for model.py before running it")
+    assert check.against("Net") == []

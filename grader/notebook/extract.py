@@ -37,7 +37,7 @@ import symtable
 from dataclasses import dataclass, field
 
 from ..items import SUBMISSION_FILES
-from ..staticcheck import POLICIES
+from ..staticcheck import MAX_SOURCE_BYTES, POLICIES
 from .read import CodeCell, Notebook
 
 GRADED = {name: POLICIES[name].entries for name in SUBMISSION_FILES}
@@ -245,15 +245,22 @@ def python_of(source: str) -> str:
 
 
 def _parse_cell(cell: CodeCell) -> list[Unit] | str:
+    """The cell's top-level statements, or why it cannot be read (then the grader skips it)."""
+    if len(cell.source) > MAX_SOURCE_BYTES:
+        return f"{len(cell.source):,} characters of code, more than the {MAX_SOURCE_BYTES:,} the grader reads in a cell"
     text = python_of(cell.source)
     if not text and cell.source.strip():
         return f"a cell magic ({cell.source.lstrip().split()[0]}): its body is not run as Python"
     try:
-        tree = ast.parse(text)
-    except SyntaxError as exc:
+        return _units(cell.number, text)
+    except SyntaxError as exc:   # from ast.parse, or from symtable (`nonlocal` at the top level)
         return f"line {exc.lineno}: {exc.msg}"
-    except ValueError as exc:
-        return str(exc)
+    except (ValueError, RecursionError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _units(number: int, text: str) -> list[Unit]:
+    tree = ast.parse(text)
     lines = text.split("\n")
     units = []
     for node in tree.body:
@@ -263,7 +270,7 @@ def _parse_cell(cell: CodeCell) -> list[Unit] | str:
             continue   # a bare string: a comment, not code
         first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
         segment = tuple(lines[first - 1:node.end_lineno])
-        units.append(Unit(cell.number, first, segment, frozenset(_binds(node)), _uses("\n".join(segment)),
+        units.append(Unit(number, first, segment, frozenset(_binds(node)), _uses("\n".join(segment)),
                           _is_kept(node), _module_of(node), _is_star(node), _stage(node)))
     return units
 

@@ -1,7 +1,8 @@
 """What the grader says about the extracted files, said about the notebook: "cell 7, line 3".
 
 The static check and the worker know only the two files extracted from the notebook (extract.py); their
-messages cite those files' lines in three ways, each rewritten here with the line's origin:
+messages cite those files' lines in three ways, each rewritten here with the line's origin (and "importing
+model.py" or "read model.py" say which code of the notebook they mean):
 - a traceback frame:           File ".../submission/model.py", line 12, in forward
 - the static check's findings:  - model.py line 12: ...   (and "line 12: ..." in a flag about model.py)
 - a missing definition:         model.py does not define `CNN`   (replaced by why the notebook lacks it)
@@ -26,6 +27,7 @@ CITED = re.compile(rf"\b({FILES}) line (\d+)")
 SYNTAX = re.compile(rf"\b({FILES}) has a syntax error at line (\d+)")
 UNDEFINED = re.compile(rf"\b({FILES}) does not define `(\w+)`")
 IMPORTING = re.compile(rf"\bimporting ({FILES}) raised")
+READ = re.compile(rf"\bThe grader read ({FILES}) before running it")
 BARE_LINE = re.compile(r"\bline (\d+):")
 
 
@@ -42,6 +44,7 @@ def translate(text: str, extraction: Extraction) -> str:
     text = CITED.sub(lambda m: f"{nb} {where(extraction, m[1], int(m[2]))}", text)
     text = SYNTAX.sub(lambda m: f"{nb} has a syntax error at {where(extraction, m[1], int(m[2]))}", text)
     text = UNDEFINED.sub(lambda m: extraction.missing.get(m[2], f"the notebook does not define `{m[2]}`"), text)
+    text = READ.sub(lambda m: f"The grader read the code it kept from {nb} for {m[1]} before running it", text)
     return IMPORTING.sub(lambda m: f"running the code the grader kept from {nb} for {m[1]}", text)
 
 
