@@ -238,11 +238,13 @@ def test_the_corpus_is_there():
 def test_bulk_download_keeps_a_students_notebook_under_a_fixed_name(tmp_path):
     from grader.layouts import NOTEBOOK, discover
     write(reference_notebook(), tmp_path / "dl" / "alice" / "My Practical (1).ipynb")
+    write(reference_notebook(), tmp_path / "dl" / "carol" / ".ipynb_checkpoints" / "hw-checkpoint.ipynb")
     (tmp_path / "dl" / "alice" / "notes.txt").write_text("hi")
     write(reference_notebook(), tmp_path / "dl" / "bob" / "practical.ipynb")
     (tmp_path / "dl" / "bob" / "model.py").write_text(REF_MODEL)
     (tmp_path / "dl" / "bob" / "pixel_shuffle.py").write_text(REF_SHUFFLE)
-    alice, bob = discover(tmp_path / "dl")
+    alice, bob, carol = discover(tmp_path / "dl")
+    assert carol.files == {} and carol.ignored == [".ipynb_checkpoints/hw-checkpoint.ipynb"]
     assert sorted(alice.files) == [NOTEBOOK] and alice.ignored == ["notes.txt"]
     assert "".join(json.loads(alice.files[NOTEBOOK])["cells"][2]["source"]) == REF_SHUFFLE
     assert sorted(bob.files) == ["model.py", "pixel_shuffle.py"] and bob.ignored == ["practical.ipynb"]
