@@ -130,7 +130,7 @@ def _resolve(file: str, roots: tuple[str, ...], units: list[Unit], graded_define
     imports_from_own: dict[str, str] = {}   # name -> module, for graded names of the other file
     for root in roots:
         found = _last_kept(units, root)
-        if found is None or (found.local_import and not _from_other_graded(file, root, found, graded_defined)):
+        if found is None or found.local_import:
             result.missing[root] = _why_missing(root, units, found, defined_in_unreadable, unreadable)
             continue
         definitions = [u for u in units if root in u.binds and u.kept and not u.module]
@@ -173,11 +173,6 @@ def _resolve(file: str, roots: tuple[str, ...], units: list[Unit], graded_define
             chosen[id(star)] = star
     return _write(file, result.notebook, sorted(chosen.values(), key=lambda u: (u.stage, u.cell, u.first)),
                   imports_from_own)
-
-
-def _from_other_graded(file: str, name: str, unit: Unit, graded_defined: dict[str, str]) -> bool:
-    """`from pixel_shuffle import PixelShuffle` in model.py's code, with PixelShuffle defined in the notebook."""
-    return graded_defined.get(name, file) != file and unit.module in OWN_MODULES
 
 
 def _why_missing(name: str, units: list[Unit], found: Unit | None, defined_in_unreadable: dict[str, list[int]],
