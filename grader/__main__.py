@@ -21,20 +21,25 @@ from .progress import ProgressPrinter, score_table
 def cmd_grade(args) -> int:
     from .data import Datasets
     from .formats import render
-    from .orchestrator import grade, needs_data, resolve_profile
+    from .notebook.submission import grade_submission
+    from .orchestrator import needs_data, resolve_profile
     submission = Path(args.submission)
-    if not submission.is_dir():
-        raise ConfigError(f"{submission}: not a folder; pass the folder holding model.py and pixel_shuffle.py")
+    if not submission.is_dir() and submission.suffix.lower() != ".ipynb":
+        raise ConfigError(f"{submission}: not a folder or a notebook; pass the folder holding model.py and "
+                          f"pixel_shuffle.py, or your .ipynb")
     paths = DataPaths.from_environment()
     config = load_config(args.config, resolve_profile(args.profile))
     if needs_data(config):
         from .data import verify
         verify(paths.data)
-    report = grade(submission, config, Datasets(paths), out=args.out, sandbox=args.sandbox, progress=ProgressPrinter())
+    report = grade_submission(submission, config, Datasets(paths), out=args.out, sandbox=args.sandbox,
+                              progress=ProgressPrinter())
     # A rendering asked for without a file is the only thing on stdout, so it can be piped or parsed.
     rendering_on_stdout = args.format != "json" and not args.format_out
     human = sys.stderr if rendering_on_stdout else sys.stdout
     print(score_table(report), file=human)
+    for note in report.submission.get("notebook", {}).get("notes", []):
+        print(f"note: {note}", file=human)
     if args.format != "json":
         text = render(report, args.format)
         if args.format_out:
@@ -89,7 +94,7 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("grade", help="grade one submission folder")
-    g.add_argument("submission", help="folder holding model.py and pixel_shuffle.py")
+    g.add_argument("submission", help="folder holding model.py and pixel_shuffle.py, or a notebook (.ipynb)")
     g.add_argument("--profile", default="auto", choices=PROFILE_CHOICES,
                    help="auto = full when CUDA is available, else quick")
     g.add_argument("--out", help="where to write the JSON report")

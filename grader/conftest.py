@@ -22,7 +22,7 @@ _state: dict = {}
 def pytest_addoption(parser):
     group = parser.getgroup("grader")
     group.addoption("--submission", default=str(REPO_ROOT / "student"),
-                    help="folder holding model.py and pixel_shuffle.py (default: student/)")
+                    help="folder holding model.py and pixel_shuffle.py, or a notebook (default: student/)")
     group.addoption("--profile", default="auto", choices=PROFILE_CHOICES,
                     help="auto = full when CUDA is available, else quick (the CPU budget, calibrated for it)")
     group.addoption("--report", default="grading-report.json", help="where the JSON report is written")
@@ -76,15 +76,16 @@ def selected_items(request, config):
 def graded(request):
     """Grade once per session; every item test reads the same report."""
     from grader.data import Datasets, verify
-    from grader.orchestrator import grade, needs_data, resolve_profile
+    from grader.notebook.submission import grade_submission
+    from grader.orchestrator import needs_data, resolve_profile
     opts = request.config.option
     try:
         paths = DataPaths.from_environment()
         config = selected_items(request, load_config(opts.grading_config, resolve_profile(opts.profile)))
         if needs_data(config):
             verify(paths.data)
-        report = grade(Path(opts.submission), config, Datasets(paths), out=opts.report, sandbox=opts.sandbox,
-                       progress=live_progress(request.config))
+        report = grade_submission(Path(opts.submission), config, Datasets(paths), out=opts.report,
+                                  sandbox=opts.sandbox, progress=live_progress(request.config))
         from grader.pages import write_student_page
         write_student_page(report, Path(opts.report).with_suffix(".html"), Path(opts.submission).resolve().name,
                            config.path)

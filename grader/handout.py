@@ -55,5 +55,7 @@ def handout_files(config_path: Path, keep_evidence: bool = False) -> dict[str, b
                            "grading-report.json\ngrading-report.html\n")   # what the README's own steps make
     files["README.md"] = fill("handout/README.md", {"MAX_SCORE": f"{config.max_score:g}", "VERSION": __version__,
                                                    "ITEM_TABLE": item_table(config)})
+    from .notebook.starter import NAME, starter_text   # the exercises as a notebook, with check() cells
+    files[NAME] = starter_text()
     files[MARKER] = f"grader {__version__}\n"
     return files

@@ -12,8 +12,9 @@ Layouts (detected in this order, after unwrapping one enclosing folder such as `
   attachment id (the newest upload) wins.
 * Otherwise one student per top-level folder or per top-level ``.zip`` (student_id = its name).
 
-Only ``model.py`` and ``pixel_shuffle.py`` are kept (the shallowest copy); every other file is listed in
-``ignored``. A ``.zip`` a student uploaded is opened one level deep. Nothing is ever extracted to disk.
+Only ``model.py`` and ``pixel_shuffle.py`` are kept (the shallowest copy), or without them the shallowest
+``.ipynb`` outside hidden folders (as ``submission.ipynb``: a notebook submission); every other file is listed
+in ``ignored``. A ``.zip`` a student uploaded is opened one level deep. Nothing is ever extracted to disk.
 Safety: an archive entry with an absolute path or ``..`` is refused (zip slip), symlinks are never
 followed, and a student's files may not exceed MAX_STUDENT_BYTES uncompressed (zip bombs), checked both
 on the declared sizes and while reading. A problem with one student's files sets that Submission's
@@ -33,6 +34,7 @@ from typing import Any, Callable
 import yaml
 
 WANTED = ("model.py", "pixel_shuffle.py")
+NOTEBOOK = "submission.ipynb"   # a student who uploaded a notebook instead (grader/notebook/), kept under this name
 MAX_STUDENT_BYTES = 20 * 1024 * 1024
 MAX_ENTRIES = 200_000
 JUNK = re.compile(r"(^|/)(__MACOSX|\.DS_Store|Thumbs\.db)(/|$)")
@@ -139,8 +141,13 @@ def _build(student_id: str, entries: list[_FoundFile], source: str, name: str = 
             base = PurePosixPath(e.logical or e.path).name
             if base in WANTED and base not in chosen:
                 chosen[base] = e
+            elif (base.lower().endswith(".ipynb") and NOTEBOOK not in chosen   # not Jupyter's .ipynb_checkpoints/
+                  and not any(part.startswith(".") for part in PurePosixPath(e.path).parts)):
+                chosen[NOTEBOOK] = e   # under a fixed name: what a student calls it never reaches a path
             else:
                 sub.ignored.append(e.path)
+        if NOTEBOOK in chosen and any(name in chosen for name in WANTED):   # the .py files are what is graded
+            sub.ignored.append(chosen.pop(NOTEBOOK).path)
         budget = MAX_STUDENT_BYTES
         for base, e in sorted(chosen.items()):
             sub.files[base] = _read(e, budget, where)

@@ -87,9 +87,11 @@ def parallel_groups(limits: Limits, groups: int) -> int:
 
 def grade(submission: str | Path, config: Config, data: Datasets, out: str | Path | None = None,
           sandbox: str | None = None, progress: Callable[[str, int, int], None] | None = None,
-          seed: int = checks.TRAIN_SEED, groups: tuple[str, ...] | None = None) -> Report:
-    """Grade the folder `submission` (model.py, pixel_shuffle.py) under `config` with `data`;
-    write `out` if given. `groups`: only these item groups (default: all)."""
+          seed: int = checks.TRAIN_SEED, groups: tuple[str, ...] | None = None,
+          rewrite: Callable[[Report], None] | None = None) -> Report:
+    """Grade the folder `submission` (model.py, pixel_shuffle.py) under `config` with `data`; write `out` if
+    given. `groups`: only these item groups (default: all). `rewrite` edits the report before each save (a
+    notebook's: grader/notebook/)."""
     started = time.monotonic()
     submission = Path(submission).resolve()
     mode = resolve_mode(sandbox or config.sandbox)
@@ -112,6 +114,8 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
         report.tests = list(results.values())   # a finished group's results replace its placeholders
         report.recompute_score()
         report.duration_s = round(time.monotonic() - started, 2)
+        if rewrite:
+            rewrite(report)
         if out:
             write_report(report, out)
 

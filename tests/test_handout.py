@@ -52,7 +52,7 @@ def test_handout_lists_only_what_students_need(handout):
     files = {p.relative_to(handout).as_posix() for p in handout.rglob("*") if p.is_file()}
     tops = {f.split("/")[0] for f in files}
     assert tops == {"student", "grader", "datasets", "grading.yaml", "pyproject.toml", "README.md", ".gitignore",
-                    ".grader-handout"}
+                    ".grader-handout", "practical.ipynb"}
     assert {"student/model.py", "student/pixel_shuffle.py", "grader/conftest.py", "grader/test_submission.py",
             "datasets/mnist/SHA256SUMS", "datasets/bsds300/SHA256SUMS"} <= files
     assert not {"grader/package.py", "grader/bundle.py", "grader/platforms.py", "grader/handout.py",
