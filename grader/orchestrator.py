@@ -25,6 +25,8 @@ from .data import Datasets
 from .provenance import grader_code_sha256
 from .result import ItemResult, Report, write_report
 from .sandbox import Limits, WorkerSession, resolve_mode, sandbox_note
+from .sandbox.tree import remove_tree
+from .submission_files import SubmittedFiles, read_submission, snapshot
 
 ESTIMATE_NOTE = ("No GPU here: this is a `quick`-profile estimate on the CPU. The official grade uses the "
                  "`full` profile on a GPU and can differ slightly.")
@@ -47,22 +49,20 @@ def versions() -> dict[str, str]:
             **{name: importlib.metadata.version(name) for name in ("torch", "torchvision", "einops", "numpy")}}
 
 
-def describe_submission(path: Path) -> dict:
-    files = []
-    for name in SUBMISSION_FILES:
-        p = path / name
-        if p.is_file():
-            content = p.read_bytes()
-            files.append({"name": name, "sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)})
-    return {"path": str(path), "files": files}
+def describe_submission(submitted: SubmittedFiles) -> dict:
+    files = [{"name": name, "sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}
+             for name, content in submitted.contents.items()]
+    return {"path": str(submitted.folder), "files": files}
 
 
-def secrets(data: Datasets) -> dict[str, str]:
+def secrets(data: Datasets, out: str | Path | None = None) -> dict[str, str]:
     """Files student code must not read, and what they hold (the report names any it could read)."""
     found = {} if data is None else {
         str(data.paths.data): "the graded data, MNIST test labels and held-out images included"}
     if (REPO_ROOT / "reference").is_dir():
         found[str(REPO_ROOT / "reference")] = "the reference solution"
+    if out:   # student code can find it in our command line; in a batch classmates' folders sit next to it
+        found[str(Path(out).resolve().parent)] = "the folder of this report (in a batch, next to classmates' code and reports)"
     return found
 
 
@@ -86,14 +86,15 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
     write `out` if given."""
     started = time.monotonic()
     submission = Path(submission).resolve()
+    submitted = read_submission(submission, SUBMISSION_FILES)   # the one read: everything below uses these bytes
     mode = resolve_mode(sandbox or config.sandbox)
     use_cuda = config.device == "cuda" and oracle.environment()["cuda"]
     results = {item.id: ItemResult(item.id, item.name, item.points, visibility=item.visibility)
                .not_graded("grading stopped before this item ran") for item in config.items}
     report = Report(
         score=0.0, max_score=config.max_score, profile=config.profile, device="cuda" if use_cuda else "cpu",
-        versions=versions(), duration_s=0.0, submission=describe_submission(submission),
-        tests=list(results.values()), sandbox=mode, sandbox_note=sandbox_note(mode, secrets(data)), complete=False,
+        versions=versions(), duration_s=0.0, submission=describe_submission(submitted),
+        tests=list(results.values()), sandbox=mode, sandbox_note=sandbox_note(mode, secrets(data, out)), complete=False,
         determinism={"train_seed": seed, "use_deterministic_algorithms": True,
                      "cudnn_benchmark": False, "threads": 2, "PYTHONHASHSEED": 0,
                      "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
@@ -109,7 +110,7 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
         if out:
             write_report(report, out)
 
-    missing = [n for n in SUBMISSION_FILES if not (submission / n).is_file()]
+    private = snapshot(submitted)   # the workers and the static check read this copy, never the student's folder
     limits = Limits(memory_mb=config.memory_limit_mb, output_kb=config.output_limit_kb, use_cuda=use_cuda)
     secret = np.random.default_rng()   # unseeded on purpose: how test and held-out images are mixed is secret
     try:
@@ -118,16 +119,15 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
                 owned = {i: results[i] for i in items_of(group) if i in results}
                 for item_id, item in list(owned.items()):
                     needed = SPECS[item_id].file
-                    if needed in missing:
-                        others = " and ".join(n for n in SUBMISSION_FILES if n != needed)
-                        item.error(f"{needed} is missing from {submission}: expected the file {needed} next to {others}")
+                    if needed in submitted.problems:
+                        item.error(file_problem(submitted, needed))
                         del owned[item_id]
                 if not owned:
                     continue
-                with WorkerSession(submission, mode, limits) as session:
+                with WorkerSession(private, mode, limits) as session:
                     run = checks.Run(config, data, owned, session, progress or (lambda *a: None), secret, seed,
-                                     submission=submission,
-                                     new_session=lambda: WorkerSession(submission, mode, limits))
+                                     submission=private,
+                                     new_session=lambda: WorkerSession(private, mode, limits))
                     score_group(run)
                 for item in owned.values():
                     if not item.graded:   # a group that forgets an item is a grader bug, never a silent pass
@@ -149,5 +149,15 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
                 item.not_graded(f"internal grader error ({type(exc).__name__}: {exc})")
         save()
         raise
+    finally:
+        remove_tree(private)
     save()
     return report
+
+
+def file_problem(submitted: SubmittedFiles, name: str) -> str:
+    """Why the items of `name` were not run, in a student's terms."""
+    others = " and ".join(n for n in SUBMISSION_FILES if n != name)
+    if submitted.problems[name] == f"{name} is missing":
+        return f"{name} is missing from {submitted.folder}: expected the file {name} next to {others}"
+    return f"{submitted.problems[name]} (in {submitted.folder}); this item was not run"
