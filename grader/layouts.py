@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 import yaml
 
-from .sinks import terminal_text
+from .sinks import readable, terminal_text
 from .submission_files import SubmissionFileError, read_submission_file
 
 WANTED = ("model.py", "pixel_shuffle.py")
@@ -136,7 +136,7 @@ def _read(entry: _FoundFile, budget: int, where: str) -> bytes:
 def _build(student_id: str, entries: list[_FoundFile], source: str, name: str = "", late: bool = False) -> Submission:
     """Pick model.py / pixel_shuffle.py from one student's entries; any problem becomes `error`."""
     sub = Submission(student_id, {}, [], source, name, late)
-    where = f"{source}: student {student_id}"
+    where = terminal_text(f"{source}: student {student_id}", limit=500)   # error text: logs, CSV, pages
     try:
         if sum(e.size for e in entries) > MAX_STUDENT_BYTES:
             raise LayoutError(f"{where}: files total more than {MAX_STUDENT_BYTES // 2**20} MB uncompressed; "
@@ -169,7 +169,8 @@ def _build(student_id: str, entries: list[_FoundFile], source: str, name: str = 
             raise LayoutError(f"{where}: no {' or '.join(WANTED)} that can be read in the upload (found: {found}); "
                               f"ask the student for the files themselves, not links to them")
     except (LayoutError, zipfile.BadZipFile, RuntimeError, OSError) as exc:
-        sub.files, sub.error = {}, str(exc) if isinstance(exc, LayoutError) else f"{where}: unreadable upload: {exc}"
+        sub.files = {}
+        sub.error = readable(exc) if isinstance(exc, LayoutError) else f"{where}: unreadable upload: {readable(exc)}"
     return sub
 
 

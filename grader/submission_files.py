@@ -51,13 +51,16 @@ def read_submission_file(folder: str | os.PathLike, name: str, limit: int = MAX_
             raise SubmissionFileError(f"{shown} cannot be opened ({exc.strerror})") from None
     finally:
         os.close(dir_fd)
-    with os.fdopen(fd, "rb") as f:
+    try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise SubmissionFileError(f"{shown} is {_kind(info.st_mode)}, not a file; submit the file itself")
         if info.st_size > limit:
             raise SubmissionFileError(too_large(shown, info.st_size, limit))
-        content = f.read(limit + 1)
+        with os.fdopen(os.dup(fd), "rb") as f:
+            content = f.read(limit + 1)
+    finally:
+        os.close(fd)
     if len(content) > limit:   # it grew while we read
         raise SubmissionFileError(too_large(shown, len(content), limit))
     return content
