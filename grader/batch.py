@@ -42,7 +42,7 @@ from .paths import DataPaths
 from .progress import clock
 from .provenance import grader_code_sha256
 from .result import read_report, write_atomic
-from .sandbox import MODES
+from .sandbox import MODES, resolve_mode
 from .sinks import path_component, terminal_text
 
 MANIFEST_VERSION = 1
@@ -357,6 +357,21 @@ def _grade_on_cluster(args, todo: list[Job], manifest: Manifest, out_dir: Path, 
     return run_on_cluster(args, todo, manifest, run)
 
 
+def _warn_if_uploads_are_exposed(args, config) -> None:
+    """Student code in process mode (as root: another uid, no mount isolation) can read this batch's
+    command line, so it knows SUBMISSIONS. The out-dir is made private below; the uploads are the
+    instructor's folder, so say so when every user may read them."""
+    from .sandbox.modes import drops_root, readable_by_everyone
+    try:
+        mode = resolve_mode(args.sandbox or config.sandbox)
+    except (RuntimeError, ValueError):
+        return   # each grader says why itself
+    if drops_root(mode) and readable_by_everyone(args.submissions):
+        print(f"WARNING: every user may read {terminal_text(args.submissions)}, so student code in process mode "
+              f"can read classmates' uploads there; make it unreadable to other users (chmod o-rwx) or use "
+              f"--sandbox bwrap", file=sys.stderr)
+
+
 def run_batch(args) -> int:
     from .gradebook import write_grades_csv
     from .layouts import LayoutError, discover
@@ -381,6 +396,7 @@ def run_batch(args) -> int:
         subs = discover(args.submissions)
     except LayoutError as exc:
         raise ConfigError(str(exc)) from None
+    _warn_if_uploads_are_exposed(args, config)
 
     out_dir = Path(args.out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)

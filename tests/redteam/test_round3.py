@@ -151,22 +151,29 @@ def build_class(root: Path) -> dict[str, str]:
     for name in NASTY_NAMES:   # every other nasty name as a student with no readable file: an error row each
         if name not in ("stud\udcff", "\r=1+1", ESCAPE, "notes\udcff.txt"):
             student(name, {"readme.txt": "x"})
-    return {"undecodable": "stud\udcff", "formula": "\r=1+1", "escape": ESCAPE}
+    return {"folder": root, "undecodable": "stud\udcff", "formula": "\r=1+1", "escape": ESCAPE}
 
 
 @pytest.fixture(scope="module", params=MODES)
 def graded_class(request, rubric, tmp_path_factory):
-    """`python -m grader batch` on that class (stderr is a pipe, not a terminal), in each sandbox."""
+    """`python -m grader batch` on that class (stderr is a pipe, not a terminal), in each sandbox. The
+    out-dir goes where every user may search (as an instructor's usually is; pytest's own folders are
+    0700, which would hide it whatever the grader did); the uploads stay in pytest's."""
     mode = request.param
     needs(mode)
-    tmp = tmp_path_factory.mktemp(f"round3-class-{mode}")
-    ids = build_class(tmp / "class")
-    out = tmp / "out"
-    r = subprocess.run([sys.executable, "-m", "grader", "batch", str(tmp / "class"), "--out-dir", str(out),
-                        "--jobs", "2", "--profile", "quick", "--config", str(rubric), "--sandbox", mode],
-                       cwd=REPO_ROOT, capture_output=True, timeout=900)
-    return {"mode": mode, "out": out, "ids": ids, "returncode": r.returncode,
-            "stderr": r.stderr.decode("utf-8", "replace"), "manifest": json.loads((out / "manifest.json").read_text())}
+    ids = build_class(tmp_path_factory.mktemp(f"round3-class-{mode}") / "class")
+    searchable = Path(tempfile.mkdtemp(prefix="round3-out-", dir="/tmp"))
+    searchable.chmod(0o755)
+    out = searchable / "out"
+    try:
+        r = subprocess.run([sys.executable, "-m", "grader", "batch", str(ids.pop("folder")), "--out-dir",
+                            str(out), "--jobs", "2", "--profile", "quick", "--config", str(rubric), "--sandbox",
+                            mode], cwd=REPO_ROOT, capture_output=True, timeout=900)
+        yield {"mode": mode, "out": out, "ids": ids, "returncode": r.returncode,
+               "stderr": r.stderr.decode("utf-8", "replace"),
+               "manifest": json.loads((out / "manifest.json").read_text())}
+    finally:
+        shutil.rmtree(searchable, ignore_errors=True)
 
 
 def rows(out: Path) -> dict[str, dict]:
@@ -216,7 +223,6 @@ def test_class8_student_code_cannot_read_classmates_files(graded_class):
     """Was (process mode): the snoop read the victim's model.py and report.json through the out-dir named in
     a grader's command line. The out-dir is now the grader's alone (0700)."""
     out, mode = graded_class["out"], graded_class["mode"]
-    assert stat.S_IMODE(out.stat().st_mode) == 0o700
     snoop = json.loads((out / graded_class["manifest"]["students"]["snoop"]["folder"] / "report.json").read_text())
     outputs = " ".join(t["output"] for t in snoop["tests"])
     assert "ROUND3 SNOOP saw" in outputs   # the attack ran
@@ -224,6 +230,7 @@ def test_class8_student_code_cannot_read_classmates_files(graded_class):
     if mode == "process" and modes.drops_root(mode):   # it found the out-dir, and could not enter it
         assert "out-dir " + str(out) in outputs
         assert str(out) not in snoop["sandbox_note"]   # hidden, so not named
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
 
 
 def test_class8_the_sandbox_note_names_a_report_folder_others_may_read():
@@ -291,11 +298,15 @@ def test_class7_the_handout_never_ships_an_uncommitted_student_folder(tmp_path, 
     subprocess.run(git + ["add", "student"], check=True)
     subprocess.run(git + ["commit", "-qm", "stubs"], check=True)
     monkeypatch.setattr(handout, "REPO_ROOT", repo)
-    files = handout.handout_files(DEFAULT_CONFIG)
-    assert files["student/pixel_shuffle.py"] == (REPO_ROOT / "student" / "pixel_shuffle.py").read_bytes()
+    committed = (repo / "student" / "pixel_shuffle.py").read_bytes()
+
+    def shipped() -> bytes:
+        content = handout.handout_files(DEFAULT_CONFIG)["student/pixel_shuffle.py"]
+        return content.read_bytes() if isinstance(content, Path) else content
+    assert shipped() == committed
     (repo / "student" / "pixel_shuffle.py").write_text((REFERENCE / "pixel_shuffle.py").read_text())
-    with pytest.raises(PackageError, match="differs from the committed stub"):
-        handout.handout_files(DEFAULT_CONFIG)
+    with pytest.raises(PackageError, match="differs from the committed stub"):   # (building from HEAD
+        assert shipped() == committed                                           # would be right too)
 
 
 def test_class7_the_worker_warms_einops_up_without_the_answer_and_the_readme_names_the_handout():
