@@ -402,7 +402,11 @@ def run_batch(args) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     # Student code in `process` mode runs as another uid on this machine and can read our command line, so
     # it knows this folder: only the grader may enter it (each report's sandbox note names it otherwise).
-    out_dir.chmod(0o700)
+    try:
+        out_dir.chmod(0o700)
+    except PermissionError:
+        print(f"warning: cannot make {terminal_text(out_dir)} private (not its owner): student code in process "
+              f"mode may read classmates' files there", file=sys.stderr)
     lock = open(out_dir / ".batch.lock", "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
