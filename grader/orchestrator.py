@@ -62,7 +62,8 @@ def secrets(data: Datasets, out: str | Path | None = None) -> dict[str, str]:
     if (REPO_ROOT / "reference").is_dir():
         found[str(REPO_ROOT / "reference")] = "the reference solution"
     if out:   # student code can find it in our command line; in a batch classmates' folders sit next to it
-        found[str(Path(out).resolve().parent)] = "the folder of this report (in a batch, next to classmates' code and reports)"
+        found[str(Path(out).resolve().parent)] = ("the folder of this report (in a batch, next to classmates' code "
+                                                  "and reports)")
     return found
 
 

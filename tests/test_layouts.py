@@ -108,7 +108,8 @@ def test_folder_of_folders_and_folder_of_zips(tmp_path):
     subs = by_id(discover(tmp_path / "class"))
     assert set(subs) == {"alice", "bob"}
     assert subs["alice"].files == {"model.py": MODEL}  # the symlink is never followed
-    assert subs["alice"].ignored == ["__pycache__/model.cpython-311.pyc", "pixel_shuffle.py (a symbolic link: not read)"]
+    assert subs["alice"].ignored == ["__pycache__/model.cpython-311.pyc",
+                                     "pixel_shuffle.py (a symbolic link: not read)"]
     assert subs["bob"].files == {"model.py": MODEL, "pixel_shuffle.py": SHUFFLE}
 
 
