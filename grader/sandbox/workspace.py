@@ -66,7 +66,10 @@ class Workspace:
         """Let `uid` (the sandbox user) into the folder and let it write where the worker writes."""
         for name in WORKER_WRITABLE:
             os.chown(self.root / name, uid, uid)
-        os.chmod(self.root, 0o755)
+        # the grader and this worker's group only: a classmate's worker, graded at the same time under
+        # another sandbox uid, must not read this student's files (was 0o755)
+        os.chown(self.root, -1, uid)
+        os.chmod(self.root, 0o750)
         submission = self.root / "submission"   # readable whatever modes the upload had, writable by no one
         for path in submission.iterdir():
             os.chmod(path, 0o444)

@@ -313,3 +313,32 @@ def test_class7_the_worker_warms_einops_up_without_the_answer_and_the_readme_nam
     worker = (REPO_ROOT / "grader" / "worker" / "__main__.py").read_text()
     assert "(c r1 r2)" not in worker and "(h r1) (w r2)" not in worker
     assert "package handout" in (REPO_ROOT / "README.md").read_text()
+
+
+def test_class8_a_running_classmates_worker_folder_is_closed_to_other_sandbox_uids(tmp_path):
+    """batch --jobs 2 in process mode: two graders, two sandbox uids, two worker folders in /tmp at once.
+    Each folder is entered only by the grader and its own sandbox uid (was: 0o755, so one student's code
+    could read the classmate's model.py in the other worker's folder)."""
+    if os.geteuid() != 0:
+        pytest.skip("only the root fallback switches student code to another uid")
+    from grader.sandbox import SANDBOX_UID, default_program
+    from grader.sandbox.workspace import Workspace
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "model.py").write_text(f"# {CLASSMATE_MARKER}\n")
+    workspace = Workspace(folder, default_program())
+    try:
+        workspace.hand_over(SANDBOX_UID)
+
+        def cat_as(uid: int) -> subprocess.CompletedProcess:
+            def become():
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+            return subprocess.run(["cat", str(workspace.root / "submission" / "model.py")], preexec_fn=become,
+                                  capture_output=True, text=True)
+        assert CLASSMATE_MARKER in cat_as(SANDBOX_UID).stdout          # its own worker reads it
+        other = cat_as(SANDBOX_UID + 1)                                # the classmate's grader's uid cannot
+        assert other.returncode != 0 and CLASSMATE_MARKER not in other.stdout
+    finally:
+        workspace.remove()
