@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import queue
-import re
 import signal
 import subprocess
 import sys
@@ -47,21 +46,13 @@ from .progress import clock
 from .provenance import grader_code_sha256
 from .result import read_report, write_atomic
 from .sandbox import MODES, resolve_mode
+from .sinks import path_component, terminal_text
 
 MANIFEST_VERSION = 1
 DEFAULT_MARGIN_S = 180.0   # worker start-up (3 item groups), data check, evaluation outside the item timeouts
 KILL_GRACE_S = 30.0        # after SIGTERM the grader writes its report and stops its workers
 INTERRUPTED = 130
-_UNSAFE = re.compile(r"[^A-Za-z0-9._+@-]")
-
-
-def safe_name(student_id: str) -> str:
-    """A folder name for `student_id`: kept if already safe, else sanitised + a hash of the original, so
-    two different ids can never share a folder (``a/b`` and ``a_b`` stay apart)."""
-    cleaned = _UNSAFE.sub("_", student_id).lstrip(".-")[:80]
-    if cleaned == student_id and cleaned:
-        return cleaned
-    return f"{cleaned or 'student'}-{hashlib.sha256(student_id.encode()).hexdigest()[:10]}"
+safe_name = path_component   # DIR/<student>: the one path sink (grader/sinks.py)
 
 
 def submission_key(files: dict[str, bytes], config_sha256: str, profile: str, layout_error: str = "") -> str:
@@ -274,7 +265,7 @@ class Progress:
         if self.tty:
             self.stream.write("\r" + self.line() + ("\n" if final else ""))
         elif student is not None or final:
-            self.stream.write(self.line() + (f"  ({student})" if student else "") + "\n")
+            self.stream.write(self.line() + (f"  ({terminal_text(student)})" if student else "") + "\n")
         self.stream.flush()
 
 
@@ -301,11 +292,13 @@ def _rows(jobs: list[Job], manifest: Manifest) -> list[tuple]:
 def _prepare(sub, out_dir: Path, config_sha: str, profile: str, names: dict[str, str]) -> Job:
     name = safe_name(sub.student_id)
     if name.lower() in names:  # case-insensitive filesystems
-        name = f"{name}-{hashlib.sha256(sub.student_id.encode()).hexdigest()[:10]}"
+        name = f"{name}-{hashlib.sha256(sub.student_id.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}"
     names[name.lower()] = sub.student_id
     folder = out_dir / name
     sub_dir = folder / "submission"
     sub_dir.mkdir(parents=True, exist_ok=True)
+    for private in (folder, sub_dir):   # unreadable to the sandbox uid (see run_batch), whatever the umask
+        private.chmod(0o700)
     for stale in sub_dir.iterdir():
         if stale.name not in sub.files and stale.is_file():
             stale.unlink()
@@ -314,7 +307,7 @@ def _prepare(sub, out_dir: Path, config_sha: str, profile: str, names: dict[str,
         if not target.is_file() or target.read_bytes() != content:
             target.write_bytes(content)
     if sub.ignored:
-        write_atomic(folder / "ignored_files.txt", "\n".join(sub.ignored) + "\n")
+        write_atomic(folder / "ignored_files.txt", "\n".join(terminal_text(n, limit=1000) for n in sub.ignored) + "\n")
     return Job(sub.student_id, folder, submission_key(sub.files, config_sha, profile, sub.error), sub.files,
                sub.error)
 
@@ -379,6 +372,21 @@ def _grade_on_cluster(args, todo: list[Job], manifest: Manifest, out_dir: Path, 
     return run_on_cluster(args, todo, manifest, run)
 
 
+def _warn_if_uploads_are_exposed(args, config) -> None:
+    """Student code in process mode (as root: another uid, no mount isolation) can read this batch's
+    command line, so it knows SUBMISSIONS. The out-dir is made private below; the uploads are the
+    instructor's folder, so say so when every user may read them."""
+    from .sandbox.modes import drops_root, readable_by_everyone
+    try:
+        mode = resolve_mode(args.sandbox or config.sandbox)
+    except (RuntimeError, ValueError):
+        return   # each grader says why itself
+    if drops_root(mode) and readable_by_everyone(args.submissions):
+        print(f"WARNING: every user may read {terminal_text(args.submissions)}, so student code in process mode "
+              f"can read classmates' uploads there; make it unreadable to other users (chmod o-rwx) or use "
+              f"--sandbox bwrap", file=sys.stderr)
+
+
 def run_batch(args) -> int:
     from .gradebook import write_grades_csv
     from .layouts import LayoutError, discover
@@ -405,9 +413,17 @@ def run_batch(args) -> int:
         subs = discover(args.submissions)
     except LayoutError as exc:
         raise ConfigError(str(exc)) from None
+    _warn_if_uploads_are_exposed(args, config)
 
     out_dir = Path(args.out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Student code in `process` mode runs as another uid on this machine and can read our command line, so
+    # it knows this folder: only the grader may enter it (each report's sandbox note names it otherwise).
+    try:
+        out_dir.chmod(0o700)
+    except PermissionError:
+        print(f"warning: cannot make {terminal_text(out_dir)} private (not its owner): student code in process "
+              f"mode may read classmates' files there", file=sys.stderr)
     lock = open(out_dir / ".batch.lock", "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

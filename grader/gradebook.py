@@ -18,15 +18,13 @@ from typing import Any
 
 from grader.config import ITEM_IDS
 from grader.result import Report, write_atomic
+from grader.sinks import csv_cell
 
 Row = tuple[str, "Report | None", str]
 COLUMNS = ("student", *ITEM_IDS, "total", "max", "status", "duration_s", "flags", "error")
 
 
-def spreadsheet_cell(value: Any) -> str:
-    """A CSV cell a spreadsheet shows as text, never runs as a formula."""
-    text = "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+spreadsheet_cell = csv_cell   # the one CSV sink (grader/sinks.py): formulas neutralised, CR never bare
 
 
 def status_of(report: Report | None, error: str) -> str:

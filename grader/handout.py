@@ -10,12 +10,13 @@ reference's code.
 """
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import yaml
 
 from . import __version__
-from .bundle import data_files, grader_files
+from .bundle import PackageError, data_files, grader_files
 from .config import CALIBRATION_MARKER, REPO_ROOT, Config, load_config
 from .rubric_keys import RELEASED
 from .templates import fill
@@ -43,12 +44,32 @@ def item_table(config: Config) -> str:
     return "\n".join(rows)
 
 
+def committed_stub(name: str) -> bytes:
+    """student/<name> as committed (HEAD), never the working tree: an instructor who drafts the solution in
+    student/ must not ship it. A working copy that differs from the commit stops the build, saying so."""
+    relative = f"student/{name}"
+    try:
+        committed = subprocess.run(["git", "-C", str(REPO_ROOT), "show", f"HEAD:{relative}"], capture_output=True,
+                                   check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = exc.stderr.decode(errors="replace").strip() if isinstance(exc, subprocess.CalledProcessError) \
+            else str(exc)
+        raise PackageError(f"the handout is built from the committed {relative}, but git cannot show it "
+                           f"({detail}); build the handout from a git checkout of the grader") from None
+    if (REPO_ROOT / relative).read_bytes() != committed:
+        raise PackageError(f"{REPO_ROOT / relative} differs from the committed stub (see `git diff {relative}`): "
+                           f"the handout ships the committed stubs, so an uncommitted edit (a drafted solution?) "
+                           f"is refused rather than silently left out. Commit the stub you mean to hand out, or "
+                           f"restore it with `git checkout -- {relative}`, then rerun")
+    return committed
+
+
 def handout_files(config_path: Path, keep_evidence: bool = False) -> dict[str, bytes | str | Path]:
     rubric = public_rubric(config_path.read_text(), keep_evidence)
     config = load_config(config_path, "quick")
     files: dict[str, bytes | str | Path] = dict(grader_files(handout=True))
     files.update(data_files(include_data=False))
-    files.update({f"student/{name}": REPO_ROOT / "student" / name for name in ("model.py", "pixel_shuffle.py")})
+    files.update({f"student/{name}": committed_stub(name) for name in ("model.py", "pixel_shuffle.py")})
     files["grading.yaml"] = rubric
     files["pyproject.toml"] = REPO_ROOT / "pyproject.toml"
     files[".gitignore"] = ("__pycache__/\n*.pyc\n*.egg-info/\n.venv/\ndatasets/mnist/raw/\ndatasets/bsds300/images/\n"

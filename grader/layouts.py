@@ -27,11 +27,14 @@ import os
 import re
 import stat
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 import yaml
+
+from .sinks import readable, terminal_text
+from .submission_files import SubmissionFileError, read_submission_file
 
 WANTED = ("model.py", "pixel_shuffle.py")
 NOTEBOOK = "submission.ipynb"   # a student who uploaded a notebook instead (grader/notebook/), kept under this name
@@ -66,6 +69,7 @@ class _FoundFile:
     read: Callable[[int], bytes]    # read at most n+1 bytes
     logical: str = ""               # name used for matching (Canvas strips its prefix)
     rank: int = 0                   # Canvas attachment id: larger is newer
+    refused: str = ""               # why it is never read ("a symbolic link", "a FIFO", ...)
 
 
 def _bounded(handle: Any, n: int) -> bytes:
@@ -89,31 +93,43 @@ def _zip_entries(zf: zipfile.ZipFile, where: str) -> list[_FoundFile]:
     out = []
     for info in infos:
         path = _safe_name(info.filename, where)
-        if info.is_dir() or stat.S_ISLNK(info.external_attr >> 16) or JUNK.search(path):
+        if info.is_dir() or JUNK.search(path):
             continue
-        out.append(_FoundFile(path, info.file_size, lambda n, i=info: _bounded(zf.open(i), n)))
+        link = "a symbolic link" if stat.S_ISLNK(info.external_attr >> 16) else ""
+        out.append(_FoundFile(path, 0 if link else info.file_size, lambda n, i=info: _bounded(zf.open(i), n),
+                              refused=link))
     return out
 
 
 def _dir_entries(root: Path) -> list[_FoundFile]:
+    """Every file of the folder, links, FIFOs and device nodes included (so a student whose folder holds
+    only those still gets a row): all are read through read_submission_file, which refuses them."""
     out = []
     for dirpath, dirnames, filenames in os.walk(root):  # os.walk does not follow symlinked folders
-        for fname in filenames:
+        linked_dirs = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        for fname in filenames + linked_dirs:
             full = Path(dirpath, fname)
             rel = full.relative_to(root).as_posix()
-            if JUNK.search(rel) or full.is_symlink() or not full.is_file():
+            if JUNK.search(rel):
                 continue
-            out.append(_FoundFile(rel, full.stat().st_size, lambda n, p=full: _bounded(p.open("rb"), n)))
+            info = full.lstat()
+            refused = "" if stat.S_ISREG(info.st_mode) else "a symbolic link" if stat.S_ISLNK(info.st_mode) \
+                else "a special file (FIFO, device or socket)"
+            out.append(_FoundFile(rel, info.st_size if not refused else 0,
+                                  lambda n, d=dirpath, f=fname: read_submission_file(d, f, limit=n), refused=refused))
     return out
 
 
 def _under(entries: list[_FoundFile], prefix: str) -> list[_FoundFile]:
-    return [_FoundFile(e.path[len(prefix):], e.size, e.read, e.logical[len(prefix):] if e.logical else "", e.rank)
+    return [replace(e, path=e.path[len(prefix):], logical=e.logical[len(prefix):] if e.logical else "")
             for e in entries if e.path.startswith(prefix)]
 
 
 def _read(entry: _FoundFile, budget: int, where: str) -> bytes:
-    data = entry.read(budget)
+    try:
+        data = entry.read(budget)
+    except SubmissionFileError as exc:
+        raise LayoutError(f"{where}: {exc}") from None
     if len(data) > budget:
         raise LayoutError(f"{where}: {entry.path} unpacks to more than the {MAX_STUDENT_BYTES // 2**20} MB allowed per student")
     return data
@@ -122,7 +138,7 @@ def _read(entry: _FoundFile, budget: int, where: str) -> bytes:
 def _build(student_id: str, entries: list[_FoundFile], source: str, name: str = "", late: bool = False) -> Submission:
     """Pick model.py / pixel_shuffle.py from one student's entries; any problem becomes `error`."""
     sub = Submission(student_id, {}, [], source, name, late)
-    where = f"{source}: student {student_id}"
+    where = terminal_text(f"{source}: student {student_id}", limit=500)   # error text: logs, CSV, pages
     try:
         if sum(e.size for e in entries) > MAX_STUDENT_BYTES:
             raise LayoutError(f"{where}: files total more than {MAX_STUDENT_BYTES // 2**20} MB uncompressed; "
@@ -139,7 +155,9 @@ def _build(student_id: str, entries: list[_FoundFile], source: str, name: str = 
         chosen: dict[str, _FoundFile] = {}
         for e in sorted(expanded, key=lambda e: (e.path.count("/"), -e.rank, e.path)):
             base = PurePosixPath(e.logical or e.path).name
-            if base in WANTED and base not in chosen:
+            if e.refused:   # listed, never read; the shallowest regular copy is graded
+                sub.ignored.append(f"{e.path} ({e.refused}: not read)")
+            elif base in WANTED and base not in chosen:
                 chosen[base] = e
             elif (base.lower().endswith(".ipynb") and NOTEBOOK not in chosen   # not Jupyter's .ipynb_checkpoints/
                   and not any(part.startswith(".") for part in PurePosixPath(e.path).parts)):
@@ -153,8 +171,13 @@ def _build(student_id: str, entries: list[_FoundFile], source: str, name: str = 
             sub.files[base] = _read(e, budget, where)
             budget -= len(sub.files[base])
         sub.ignored.sort()
+        if not sub.files:
+            found = "; ".join(terminal_text(n) for n in sub.ignored[:5]) or "nothing"
+            raise LayoutError(f"{where}: no {' or '.join(WANTED)} that can be read in the upload (found: {found}); "
+                              f"ask the student for the files themselves, not links to them")
     except (LayoutError, zipfile.BadZipFile, RuntimeError, OSError) as exc:
-        sub.files, sub.error = {}, str(exc) if isinstance(exc, LayoutError) else f"{where}: unreadable upload: {exc}"
+        sub.files = {}
+        sub.error = readable(exc) if isinstance(exc, LayoutError) else f"{where}: unreadable upload: {readable(exc)}"
     return sub
 
 
@@ -201,9 +224,9 @@ def _grouped(entries: list[_FoundFile], pattern: re.Pattern, source: str) -> lis
         if pattern is CANVAS:
             dup = CANVAS_DUP.match(m["file"])
             logical = dup["stem"] + dup["ext"] if dup else m["file"]
-            items.append(_FoundFile(e.path, e.size, e.read, logical, int(m["aid"])))
+            items.append(replace(e, logical=logical, rank=int(m["aid"])))
         else:
-            items.append(_FoundFile(rest or m["rest"], e.size, e.read))
+            items.append(replace(e, path=rest or m["rest"]))
     return [_build(sid, items, source, name, late) for sid, (name, late, items) in sorted(groups.items())]
 
 
@@ -244,4 +267,27 @@ def discover(path: str | os.PathLike) -> list[Submission]:
     if not subs:
         raise LayoutError(f"{root}: found no student submissions (expected per-student folders or zips, or a "
                           "Gradescope, Canvas or Moodle bulk download)")
-    return sorted(subs, key=lambda s: s.student_id)
+    return sorted(_unique_ids(subs), key=lambda s: s.student_id)
+
+
+def _unique_ids(subs: list[Submission]) -> list[Submission]:
+    """Two uploads with one student id (a folder `dup/` and an archive `dup.zip`) are never graded as one:
+    each gets its own id `dup#1`, `dup#2` (so its own manifest entry, folder and page) and an error row,
+    because which upload is the student's is the instructor's call."""
+    by_id: dict[str, list[Submission]] = {}
+    for sub in subs:
+        by_id.setdefault(sub.student_id, []).append(sub)
+    taken = set(by_id)
+    for student_id, same in by_id.items():
+        if len(same) < 2:
+            continue
+        sources = ", ".join(sorted(terminal_text(s.source) for s in same))
+        for n, sub in enumerate(sorted(same, key=lambda s: s.source), 1):
+            unique = f"{student_id}#{n}"
+            while unique in taken:
+                unique += "#"
+            taken.add(unique)
+            sub.student_id, sub.files = unique, {}
+            sub.error = (f"{len(same)} uploads have the student id {terminal_text(student_id)!r} ({sources}): none "
+                         f"was graded; keep the student's one upload and rerun")
+    return subs

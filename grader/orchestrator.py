@@ -28,6 +28,8 @@ from .provenance import grader_code_sha256
 from .result import ItemResult, Report, write_report
 from .sandbox import Limits, WorkerSession, resolve_mode, sandbox_note
 from .sandbox.launch import determinism
+from .sandbox.tree import remove_tree
+from .submission_files import SubmittedFiles, read_submission, snapshot
 
 
 def resolve_profile(profile: str) -> str:
@@ -47,22 +49,21 @@ def versions() -> dict[str, str]:
             **{name: importlib.metadata.version(name) for name in ("torch", "torchvision", "einops", "numpy")}}
 
 
-def describe_submission(path: Path) -> dict:
-    files = []
-    for name in SUBMISSION_FILES:
-        p = path / name
-        if p.is_file():
-            content = p.read_bytes()
-            files.append({"name": name, "sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)})
-    return {"path": str(path), "files": files}
+def describe_submission(submitted: SubmittedFiles) -> dict:
+    files = [{"name": name, "sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}
+             for name, content in submitted.contents.items()]
+    return {"path": str(submitted.folder), "files": files}
 
 
-def secrets(data: Datasets) -> dict[str, str]:
+def secrets(data: Datasets, out: str | Path | None = None) -> dict[str, str]:
     """Files student code must not read, and what they hold (the report names any it could read)."""
     found = {} if data is None else {
         str(data.paths.data): "the graded data, MNIST test labels and held-out images included"}
     if (REPO_ROOT / "reference").is_dir():
         found[str(REPO_ROOT / "reference")] = "the reference solution"
+    if out:   # student code can find it in our command line; in a batch classmates' folders sit next to it
+        found[str(Path(out).resolve().parent)] = ("the folder of this report (in a batch, next to classmates' code "
+                                                  "and reports)")
     return found
 
 
@@ -94,6 +95,7 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
     notebook's: grader/notebook/)."""
     started = time.monotonic()
     submission = Path(submission).resolve()
+    submitted = read_submission(submission, SUBMISSION_FILES)   # the one read: everything below uses these bytes
     mode = resolve_mode(sandbox or config.sandbox)
     use_cuda = config.device == "cuda" and oracle.environment()["cuda"]
     results = {item.id: ItemResult(item.id, item.name, item.points, visibility=item.visibility)
@@ -104,8 +106,8 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
                     cpu_share=min(1.0, cpus.available() / side_by_side))
     report = Report(
         score=0.0, max_score=config.max_score, profile=config.profile, device="cuda" if use_cuda else "cpu",
-        versions=versions(), duration_s=0.0, submission=describe_submission(submission),
-        tests=list(results.values()), sandbox=mode, sandbox_note=sandbox_note(mode, secrets(data)), complete=False,
+        versions=versions(), duration_s=0.0, submission=describe_submission(submitted),
+        tests=list(results.values()), sandbox=mode, sandbox_note=sandbox_note(mode, secrets(data, out)), complete=False,
         determinism=determinism(limits, seed), config={"path": str(config.path), "sha256": config.sha256},
         estimate_note="" if use_cuda or config.profile == "quick" else "No GPU here: the `full` profile ran on the CPU.",
     )
@@ -119,8 +121,8 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
         if out:
             write_report(report, out)
 
-    missing = [n for n in SUBMISSION_FILES if not (submission / n).is_file()]
-    sessions = Sessions(submission, mode, limits)
+    private = snapshot(submitted)   # the workers and the static check read this copy, never the student's folder
+    sessions = Sessions(private, mode, limits)
     try:
         with interruptible():
             runnable = {}
@@ -128,9 +130,8 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
                 owned = {i: results[i] for i in items_of(group) if i in results}
                 for item_id, item in list(owned.items()):
                     needed = SPECS[item_id].file
-                    if needed in missing:
-                        others = " and ".join(n for n in SUBMISSION_FILES if n != needed)
-                        item.error(f"{needed} is missing from {submission}: expected the file {needed} next to {others}")
+                    if needed in submitted.problems:
+                        item.error(file_problem(submitted, needed))
                         del owned[item_id]
                 if owned:
                     checks.PREPARE[group](config, data)   # decode its data before any worker starts
@@ -173,6 +174,8 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
                 item.not_graded(f"internal grader error ({type(exc).__name__}: {exc})")
         save()
         raise
+    finally:
+        remove_tree(private)
     save()
     return report
 
@@ -233,3 +236,11 @@ class Sessions:
         """Every worker start and call of the grade, with its wall and CPU time (bench/grade_bench.py reads it)."""
         with self.lock:
             return [{"group": group, **entry} for group, session in self.made for entry in session.log]
+
+
+def file_problem(submitted: SubmittedFiles, name: str) -> str:
+    """Why the items of `name` were not run, in a student's terms."""
+    others = " and ".join(n for n in SUBMISSION_FILES if n != name)
+    if submitted.problems[name] == f"{name} is missing":
+        return f"{name} is missing from {submitted.folder}: expected the file {name} next to {others}"
+    return f"{submitted.problems[name]} (in {submitted.folder}); this item was not run"

@@ -20,6 +20,7 @@ from grader import batch as batch_module
 from grader import cpus
 from grader.batch import safe_name, submission_key
 from grader.config import REPO_ROOT, load_config
+from grader.sinks import NASTY_NAMES
 
 REF_MODEL = (REFERENCE / "model.py").read_text()
 STUB_MODEL = ("class CNN:\n    def __init__(self):\n        raise NotImplementedError\n\n"
@@ -268,3 +269,31 @@ def test_a_grade_the_machine_starved_is_retried_then_an_infra_error(tmp_path, mo
         assert int(tries.read_text()) == retried + 1 and len(entry.get("machine_busy", [])) == min(busy, retried + 1)
         assert entry["final"] is final and (entry["error"] == "") is final, entry
     assert status_of(None, entry["error"]) == "infra_error" and "not the student's fault" in entry["error"]
+
+
+def test_every_nasty_name_gets_its_own_row_folder_and_page(tmp_path, rubric):
+    """Each nasty id (non-UTF-8, CR, LF, TAB, escape sequences, leading - or =, 250 characters) as a student
+    whose upload holds no readable model.py / pixel_shuffle.py (a link, a FIFO, a stray file): one error row
+    each, a folder each, the pages written, nothing raw on stderr. No grading runs."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in NASTY_NAMES:
+        folder = os.path.join(os.fsencode(subs), os.fsencode(name))
+        os.mkdir(folder)
+        with open(os.path.join(folder, os.fsencode(NASTY_NAMES[0])), "w") as f:
+            f.write("notes")
+    os.symlink("/etc/passwd", os.path.join(os.fsencode(subs), b"stud\xff", b"model.py"))
+    os.mkfifo(os.path.join(os.fsencode(subs), b"--force", b"model.py"))
+    out = tmp_path / "out"
+    r = batch(subs, out, rubric)
+    raw = (out / "grades.csv").read_bytes()
+    assert b"\r" not in raw
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8"), newline="")))
+    assert len(rows) == len(NASTY_NAMES) and all(row["status"] == "error" for row in rows)
+    assert all(row["student"].lstrip(" \t\n")[:1] not in "=+-@" for row in rows)
+    students = manifest(out)
+    assert set(students) == set(NASTY_NAMES)
+    assert len({e["folder"] for e in students.values()}) == len(NASTY_NAMES)
+    assert all((out / e["folder"]).is_dir() for e in students.values())
+    assert "\x1b" not in r.stdout + r.stderr and (out / "summary.html").is_file()
+    assert "stud\\xff" in (out / "summary.html").read_text() and "\x1b" not in (out / "summary.html").read_text()

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from grader.layouts import MAX_STUDENT_BYTES, LayoutError, discover
+from grader.sinks import NASTY_NAMES
 
 MODEL = b"import torch\nclass CNN(torch.nn.Module):\n    pass\n"
 SHUFFLE = b"from einops import rearrange\n"
@@ -106,7 +108,8 @@ def test_folder_of_folders_and_folder_of_zips(tmp_path):
     subs = by_id(discover(tmp_path / "class"))
     assert set(subs) == {"alice", "bob"}
     assert subs["alice"].files == {"model.py": MODEL}  # the symlink is never followed
-    assert subs["alice"].ignored == ["__pycache__/model.cpython-311.pyc"]
+    assert subs["alice"].ignored == ["__pycache__/model.cpython-311.pyc",
+                                     "pixel_shuffle.py (a symbolic link: not read)"]
     assert subs["bob"].files == {"model.py": MODEL, "pixel_shuffle.py": SHUFFLE}
 
 
@@ -151,3 +154,39 @@ def test_clear_errors_for_bad_input(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(LayoutError, match="found no student submissions"):
         discover(tmp_path / "empty")
+
+
+def test_every_nasty_name_as_a_student_folder_and_as_a_file(tmp_path):
+    """Non-UTF-8 bytes, CR, LF, TAB, escape sequences, a leading `-` or `=`, 250 characters: each folder is
+    one student with its own id, each odd file name is listed in `ignored`, nothing raises."""
+    root = tmp_path / "class"
+    root.mkdir()
+    for name in NASTY_NAMES:
+        folder = os.path.join(os.fsencode(root), os.fsencode(name))
+        os.mkdir(folder)
+        with open(os.path.join(folder, b"model.py"), "wb") as f:
+            f.write(MODEL)
+        with open(os.path.join(folder, os.fsencode(NASTY_NAMES[0])), "wb") as f:
+            f.write(b"notes")
+    os.mkfifo(root / "--force" / "pixel_shuffle.py")
+    (root / "a\tb" / "pixel_shuffle.py").symlink_to("/etc/passwd")
+    subs = by_id(discover(root))
+    assert set(subs) == set(NASTY_NAMES)
+    assert all(s.files == {"model.py": MODEL} and not s.error for s in subs.values())
+    assert all(NASTY_NAMES[0] in s.ignored for s in subs.values())
+    assert "pixel_shuffle.py (a special file (FIFO, device or socket): not read)" in subs["--force"].ignored
+    assert "pixel_shuffle.py (a symbolic link: not read)" in subs["a\tb"].ignored
+
+
+def test_two_uploads_with_one_id_and_folders_of_links_only(tmp_path):
+    root = tmp_path / "class"
+    (root / "dup").mkdir(parents=True)
+    (root / "dup" / "model.py").write_bytes(MODEL)
+    make_zip(root / "dup.zip", {"model.py": MODEL})
+    (root / "links").mkdir()
+    (root / "links" / "model.py").symlink_to("/etc/passwd")
+    (root / "links" / "sub").symlink_to("/etc")
+    subs = by_id(discover(root))
+    assert set(subs) == {"dup#1", "dup#2", "links"}
+    assert all("2 uploads have the student id 'dup'" in subs[d].error and not subs[d].files for d in ("dup#1", "dup#2"))
+    assert "no model.py or pixel_shuffle.py that can be read" in subs["links"].error

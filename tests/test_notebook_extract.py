@@ -253,7 +253,7 @@ def test_bulk_download_keeps_a_students_notebook_under_a_fixed_name(tmp_path):
 def test_lms_grade_script_copies_a_notebook(tmp_path):
     """The file-picking loop of templates/common/grade.sh, run alone on an upload holding only a notebook."""
     script = (Path(__file__).parents[1] / "grader/templates/common/grade.sh").read_text()
-    loop = script[script.index("for f in model.py"):script.index("\ndone\n") + 6]
+    loop = script[script.index("shallowest() {"):script.index("\ndone\n", script.index("for f in model.py")) + 6]
     upload, work = tmp_path / "upload", tmp_path / "work"
     write(reference_notebook(), upload / "nested" / "hw.ipynb")
     write(reference_notebook(), upload / ".ipynb_checkpoints" / "hw-checkpoint.ipynb")
@@ -299,3 +299,15 @@ def test_an_escape_in_graded_code_is_still_caught_and_points_into_the_cell(tmp_p
     assert f"- hw.ipynb cell 4, line {line}: uses threading.Thread" in reason, reason
     assert reason.startswith("The grader read the code it kept from hw.ipynb for model.py before running it")
     assert check.against("Net") == []
+
+
+def test_a_notebook_that_is_a_link_is_refused_never_followed(tmp_path):
+    """Like model.py (security round 3, class 1): a symbolic link is never read, whatever it points to."""
+    secret = tmp_path / "secret.ipynb"
+    write(reference_notebook(), secret)
+    folder = tmp_path / "upload"
+    folder.mkdir()
+    (folder / "hw.ipynb").symlink_to(secret)
+    extraction = prepare(folder / "hw.ipynb", tmp_path)
+    assert extraction.fatal == "hw.ipynb is a symbolic link; submit the file itself" and not extraction.files
+    assert extraction.sha256 == "" and not (tmp_path / "model.py").exists()

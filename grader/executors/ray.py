@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 from ..config import ConfigError
+from ..sinks import terminal_text
 from .task import TaskSpec, run_task
 
 INSTALL = "pip install 'cnn-practical-grader[ray]'"
@@ -46,7 +47,7 @@ class RayBackend:
     def submit(self, specs: list[TaskSpec], name: str) -> list[str]:
         ids = []
         for spec in specs:
-            ref = self.remote.options(name=f"{name}:{spec.student_id}"[:200]).remote(spec)
+            ref = self.remote.options(name=terminal_text(f"{name}:{spec.student_id}")).remote(spec)   # shown in logs
             ids.append(ref.task_id().hex())
             self.refs[ids[-1]] = ref
         return ids

@@ -93,6 +93,8 @@ class Extraction:
     problems: dict[str, list[str]] = field(default_factory=dict)   # graded name -> what the student must know
     notes: list[str] = field(default_factory=list)            # about the notebook as a whole
     fatal: str = ""                                           # the notebook could not be read: nothing ran
+    sha256: str = ""                                          # of the notebook's bytes, as read
+    size: int = 0
 
     def about(self, name: str) -> list[str]:
         return self.problems.get(name, [])

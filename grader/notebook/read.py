@@ -7,6 +7,7 @@ unusable becomes a NotebookError worded for the student.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from dataclasses import dataclass
@@ -14,10 +15,13 @@ from pathlib import Path
 
 import nbformat
 
+from ..submission_files import SubmissionFileError, read_submission_file
+
 OLDEST_READABLE = 3   # nbformat can upgrade version 3 (IPython 2, 2014) to 4; older has no converter
 
 
 class NotebookError(ValueError):
+    sha256, size = "", 0   # of the bytes, when they could be read
     """The notebook cannot be read at all; the message is for the student."""
 
 
@@ -32,11 +36,30 @@ class Notebook:
     name: str
     cells: tuple[CodeCell, ...]
     notes: tuple[str, ...] = ()    # read, but something the student should know (an upgraded old format)
+    sha256: str = ""               # of the bytes read (the report's record of the submission)
+    size: int = 0
+
+
+MAX_NOTEBOOK_BYTES = 512 * 2**20   # outputs (plots) make notebooks large; only the code cells are kept
 
 
 def read_notebook(path: Path) -> Notebook:
     path = Path(path)
-    raw = path.read_bytes()
+    try:   # the one safe reader of submitted files: a link or a FIFO is refused, never followed
+        raw = read_submission_file(path.parent, path.name, MAX_NOTEBOOK_BYTES)
+    except (OSError, SubmissionFileError) as exc:
+        raise NotebookError(str(exc) if isinstance(exc, SubmissionFileError) else
+                            f"{path.name} cannot be read ({exc.strerror})") from None
+    digest, size = hashlib.sha256(raw).hexdigest(), len(raw)
+    try:
+        cells, notes = _parse(path, raw)
+    except NotebookError as exc:
+        exc.sha256, exc.size = digest, size   # the report still records what was handed in
+        raise
+    return Notebook(path.name, cells, tuple(notes), digest, size)
+
+
+def _parse(path: Path, raw: bytes) -> tuple[tuple[CodeCell, ...], list[str]]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -80,7 +103,7 @@ def read_notebook(path: Path) -> Notebook:
     if not cells:
         raise NotebookError(f"{path.name} has no code cells ({len(nb.cells)} text cells): the grader reads your "
                             f"code from the notebook's code cells")
-    return Notebook(path.name, cells, tuple(notes))
+    return cells, notes
 
 
 def _without_outputs(pairs: list[tuple[str, object]]) -> dict:

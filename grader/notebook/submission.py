@@ -6,7 +6,6 @@ A submission is a notebook when it is an `.ipynb` file, or a folder holding one 
 """
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -40,9 +39,11 @@ def notebook_of(path: Path) -> Path | None:
 def prepare(notebook: Path, folder: Path) -> Extraction:
     """Extract the graded files of `notebook` into `folder`; a notebook that cannot be read writes none."""
     try:
-        extraction = extract(read_notebook(notebook))
+        read = read_notebook(notebook)
     except NotebookError as exc:
-        return Extraction(Path(notebook).name, {}, fatal=str(exc))
+        return Extraction(Path(notebook).name, {}, fatal=str(exc), sha256=exc.sha256, size=exc.size)
+    extraction = extract(read)
+    extraction.sha256, extraction.size = read.sha256, read.size
     for name, extracted in extraction.files.items():
         (Path(folder) / name).write_text(extracted.source)
     return extraction
@@ -55,10 +56,8 @@ def graded_name(item_id: str) -> str:
 
 
 def describe_notebook(notebook: Path, extraction: Extraction) -> dict:
-    """The report's record of the notebook (hashed as a stream: a notebook can be hundreds of MB)."""
-    with open(notebook, "rb") as f:
-        digest = hashlib.file_digest(f, "sha256").hexdigest()
-    return {"name": Path(notebook).name, "sha256": digest, "bytes": Path(notebook).stat().st_size,
+    """The report's record of the notebook: the bytes that were read (none when it could not be read)."""
+    return {"name": Path(notebook).name, "sha256": extraction.sha256, "bytes": extraction.size,
             "cells": {name: list(f.cells) for name, f in extraction.files.items()},
             "notes": ([extraction.fatal] if extraction.fatal else []) + extraction.notes}
 

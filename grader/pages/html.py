@@ -6,11 +6,11 @@ external script, style, font or image. Scripts are inline and only sort and filt
 """
 from __future__ import annotations
 
-import html
 import re
 
+from grader.sinks import html_text
+
 _B64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 PREVIEW_CHARS = 300
 COLORS = {"passed": "#2e7d32", "partial": "#f9a825", "failed": "#c62828", "error": "#6a1b9a"}
 TINTS = {"passed": "#e3f1e4", "partial": "#fdf3d2", "failed": "#f9dede", "error": "#eee2f4"}
@@ -25,9 +25,7 @@ font-size:12px}.figs{display:flex;flex-wrap:wrap;gap:16px}figure{margin:4px 0}fi
 margin:0 4px 0 12px}svg text{fill:#222}a{color:#1565c0}"""
 
 
-def esc(value: object) -> str:
-    """HTML-escaped text, with control characters (NUL, ANSI escapes) shown as U+FFFD."""
-    return html.escape(_CONTROL.sub("\ufffd", str(value)), quote=True)
+esc = html_text   # every page escapes student text through the one HTML sink (grader/sinks.py)
 
 
 def is_base64(data: object) -> bool:

@@ -17,11 +17,11 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
 import stat
 import tempfile
 from pathlib import Path
 
+from ..submission_files import SubmissionFileError, read_submission_file
 from .errors import WorkerFailure
 from .program import WorkerProgram
 from .tree import disk_usage, remove_tree
@@ -51,9 +51,12 @@ class Workspace:
         for top in program.tops:
             if (self.root / top).is_dir():
                 (self.root / top).chmod(0o555)
-        for name in SUBMISSION_FILES:
-            if (submission / name).is_file():
-                shutil.copy2(submission / name, self.root / "submission" / name)
+        for name in SUBMISSION_FILES:   # the bytes, read safely (never a link, a FIFO or a huge file)
+            try:
+                content = read_submission_file(submission, name)
+            except (FileNotFoundError, SubmissionFileError):
+                continue
+            (self.root / "submission" / name).write_bytes(content)
         # root writes into 0o555 anyway; a non-root grader (whose worker has its uid) needs its w bit
         (self.root / "in").chmod(0o555 if os.geteuid() == 0 else 0o755)
         self.in_fd = os.open(self.root / "in", DIR_FLAGS)
@@ -63,7 +66,10 @@ class Workspace:
         """Let `uid` (the sandbox user) into the folder and let it write where the worker writes."""
         for name in WORKER_WRITABLE:
             os.chown(self.root / name, uid, uid)
-        os.chmod(self.root, 0o755)
+        # the grader and this worker's group only: a classmate's worker, graded at the same time under
+        # another sandbox uid, must not read this student's files (was 0o755)
+        os.chown(self.root, -1, uid)
+        os.chmod(self.root, 0o750)
         submission = self.root / "submission"   # readable whatever modes the upload had, writable by no one
         for path in submission.iterdir():
             os.chmod(path, 0o444)

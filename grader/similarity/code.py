@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.submission_files import SubmissionFileError, read_submission_file
+
 FILES = ("model.py", "pixel_shuffle.py")
 MAX_BYTES = 256 * 1024   # a larger upload is compared on its first 256 KB
 INSTALL_HINT = "pip install 'cnn-practical-grader[similarity]' (installs copydetect)"
@@ -59,9 +61,8 @@ def read_sources(folder: Path) -> dict[str, str]:
     texts = {}
     for name in FILES:
         try:
-            with open(folder / name, "rb") as f:
-                texts[name] = f.read(MAX_BYTES).decode("utf-8", errors="replace")
-        except OSError:
+            texts[name] = read_submission_file(folder, name)[:MAX_BYTES].decode("utf-8", errors="replace")
+        except (OSError, SubmissionFileError):
             continue
     return texts
 

@@ -21,6 +21,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..submission_files import SubmissionFileError, read_submission_file
 from .rules import PAYLOAD_NOTE_BYTES
 from .scan import Scan
 
@@ -104,8 +105,7 @@ def check_source(source: bytes, name: str) -> FileCheck:
 
 def check_file(folder: Path, name: str) -> FileCheck | None:
     """The check of folder/name, or None when the file is missing."""
-    path = Path(folder) / name
     try:
-        return check_source(path.read_bytes(), name)
-    except FileNotFoundError:
+        return check_source(read_submission_file(folder, name), name)
+    except (FileNotFoundError, SubmissionFileError):   # the orchestrator reports why; nothing of it runs
         return None

@@ -88,8 +88,8 @@ def drop_privileges() -> None:
             importlib.import_module(name)
         except ImportError:
             pass
-    import einops   # its torch backend loads on first use: use it once while its files are readable
-    einops.rearrange(torch.zeros(1, 4, 1, 1), "b (c r1 r2) h w -> b c (h r1) (w r2)", r1=2, r2=2)
+    import einops   # its torch backend loads on first use: use it once while its files are readable (a
+    einops.rearrange(torch.zeros(2, 3), "a b -> b a")   # neutral pattern: this file ships in the handout)
     uid, nproc = (int(v) for v in spec.split(":"))
     os.setgroups([])
     os.setresgid(uid, uid, uid)

@@ -17,14 +17,31 @@ rm -f "$RESULTS"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/grading.XXXXXX")"
 mkdir "$WORK/submission"
 chmod 755 "$WORK" "$WORK/submission"
-# Only the two graded files are copied (the shallowest copy, never following symlinks); nothing else a
-# student uploads is ever seen by the grader.
-# A notebook is copied too (as submission.ipynb); the grader grades it when neither .py file is there.
+# Only the two graded files are copied (the shallowest regular file, never following symlinks); nothing
+# else a student uploads is ever seen by the grader. A notebook is copied too (as submission.ipynb); the
+# grader grades it when neither .py file is there. Paths are read NUL-separated and never split into
+# lines: a folder name may hold a newline, and a forged line must never name a file on this host.
+shallowest() {
+  local path rel slashes best="" best_depth=""
+  while IFS= read -r -d '' path; do
+    rel="${path#"$SUBMISSION_SRC"}"
+    slashes="${rel//[!\/]/}"
+    if [ -z "$best_depth" ] || [ "${#slashes}" -lt "$best_depth" ]; then
+      best="$path"
+      best_depth="${#slashes}"
+    fi
+  done < <(find "$SUBMISSION_SRC" -type f -name "$1" -not -path '*/.*' -not -path '*/__MACOSX/*' -print0 \
+             2>/dev/null | sort -z)
+  printf '%s' "$best"
+}
 for f in model.py pixel_shuffle.py '*.ipynb'; do
-  src="$(find "$SUBMISSION_SRC" -type f -name "$f" -not -path '*/.*' -not -path '*/__MACOSX/*' \
-          -printf '%d\t%p\n' 2>/dev/null | sort -n | head -n 1 | cut -f2-)"
-  if [ -n "$src" ]; then
-    cp -- "$src" "$WORK/submission/${f/\*/submission}"
+  src="$(shallowest "$f")"
+  if [ -n "$src" ] && [ -f "$src" ] && [ ! -L "$src" ]; then
+    if [ "$f" = '*.ipynb' ]; then   # outputs make notebooks large; the grader reads only their code cells
+      cp -- "$src" "$WORK/submission/submission.ipynb"
+    else   # one byte over the grader's 1 MiB limit is enough for it to refuse a huge file, with a message
+      head -c 1048577 -- "$src" > "$WORK/submission/$f"
+    fi
   else
     echo "note: no $f in the submission"
   fi
