@@ -80,10 +80,16 @@ def interruptible():
             signal.signal(s, h)
 
 
-def parallel_groups(limits: Limits, groups: int) -> int:
+GRADER_MB, EXTRA_WORKER_MB = 700, 400   # measured in a cgroup: one grade with one worker peaks at 672 MB, two at 1057
+
+
+def parallel_groups(groups: int) -> int:
     """How many item groups run side by side: one per whole CPU this process may use (cpus.py), so a grade
-    never oversubscribes; a 0.5-CPU container runs them one after the other."""
-    return max(1, min(groups, cpus.slots()))
+    never oversubscribes (a 0.5-CPU container runs them one after the other), and no more than a cgroup's
+    memory limit holds (768 MB: one)."""
+    memory = cpus.cgroup_memory_mb()
+    by_memory = groups if memory is None else 1 + int(max(0.0, memory - GRADER_MB) // EXTRA_WORKER_MB)
+    return max(1, min(groups, cpus.slots(), by_memory))
 
 
 def grade(submission: str | Path, config: Config, data: Datasets, out: str | Path | None = None,
@@ -101,7 +107,7 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
     results = {item.id: ItemResult(item.id, item.name, item.points, visibility=item.visibility)
                .not_graded("grading stopped before this item ran") for item in config.items}
     todo = [g for g in checks.GROUPS if (groups is None or g in groups) and any(i in results for i in items_of(g))]
-    side_by_side = parallel_groups(Limits(), len(todo))
+    side_by_side = parallel_groups(len(todo))
     limits = Limits(memory_mb=config.memory_limit_mb, output_kb=config.output_limit_kb, use_cuda=use_cuda,
                     cpu_share=min(1.0, cpus.available() / side_by_side))
     report = Report(
