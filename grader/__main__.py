@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .config import PROFILE_CHOICES, PROFILES, SANDBOXES, load_config
 from .errors import EXIT_MACHINE_BUSY, ConfigError, DataError, Interrupted, OracleError
-from .formats import FORMATS
+from .lms import FORMATS
 from .items import SPECS
 from .paths import DataPaths
 from .progress import ProgressPrinter, score_table
@@ -20,7 +20,7 @@ from .progress import ProgressPrinter, score_table
 
 def cmd_grade(args) -> int:
     from .data import Datasets
-    from .formats import render
+    from .lms import render
     from .notebook.submission import grade_submission
     from .orchestrator import needs_data, resolve_profile
     submission = Path(args.submission)

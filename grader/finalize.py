@@ -5,40 +5,26 @@ the grader, whatever happened to it: the platform's results file is rendered fro
 (complete, or partial after a timeout or a crash: the grader writes it after every item group and on
 SIGTERM), else a fallback with score 0 naming the problem is written. Either way FILE is valid for the
 platform and written atomically, so the platform never sees a missing or half-written result.
-FORMAT: gradescope | prairielearn | github | github-result. --leaderboard adds Gradescope's leaderboard.
+FORMAT: a platform's results format (grader/lms.py: gradescope, prairielearn, github, github-result).
+--leaderboard adds Gradescope's leaderboard.
 """
 from __future__ import annotations
 
 import argparse
-import base64
-import json
 import sys
 from pathlib import Path
 
-from grader.formats import PL_MAX_BYTES, cap_text, points, render
+from grader.formats import cap_text
+from grader.lms import FORMAT, RESULT_FORMATS, render
 from grader.result import read_report, write_atomic
 
-FORMATS = ("gradescope", "prairielearn", "github", "github-result")
 STAFF = ("This is most likely a problem with the autograder, not with your code: please contact the course "
          "staff.")
 
 
 def is_valid(fmt: str, text: str) -> bool:
     """Does `text` have the shape the platform needs (the fields it reads, within its size limit)?"""
-    if fmt == "github":
-        return text.startswith("Points ")
-    try:
-        data = json.loads(base64.b64decode(text.strip(), validate=True) if fmt == "github-result" else text)
-    except ValueError:
-        return False
-    if not isinstance(data, dict):
-        return False
-    if fmt == "gradescope":
-        return isinstance(data.get("score"), (int, float)) and isinstance(data.get("tests"), list)
-    if fmt == "prairielearn":
-        score_ok = isinstance(data.get("score"), (int, float)) and 0 <= data["score"] <= 1
-        return (data.get("gradable") is False or score_ok) and len(text.encode()) <= PL_MAX_BYTES
-    return isinstance(data.get("max_score"), (int, float)) and isinstance(data.get("tests"), list)
+    return FORMAT[fmt].accepts(text)
 
 
 def log_tail(path: str | None, lines: int = 20) -> str:
@@ -52,21 +38,7 @@ def log_tail(path: str | None, lines: int = 20) -> str:
 def fallback(fmt: str, problem: str, status: str, log: str, max_score: float) -> str:
     """A valid result with score 0 that names `problem`, for when no report could be rendered."""
     message = f"The autograder could not grade this submission ({problem}). {STAFF}"
-    if fmt == "gradescope":
-        data = {"score": 0.0, "output": message, "output_format": "text", "stdout_visibility": "hidden",
-                "extra_data": {"error": problem, "exit_status": status, "log_tail": log},
-                "tests": [{"name": "Autograder", "score": 0.0, "max_score": max_score, "status": "failed",
-                           "output": message, "output_format": "text", "visibility": "visible"}]}
-    elif fmt == "prairielearn":   # not gradable: PrairieLearn does not charge the student an attempt
-        data = {"gradable": False, "score": 0.0, "message": message, "output": log, "format_errors": [problem]}
-    elif fmt == "github":
-        return f"Points 0/{points(max_score)}\n\n## Autograder results\n\n{message}\n"
-    else:
-        runner = {"version": 1, "max_score": max_score, "status": "error", "tests": [
-            {"name": "Autograder", "status": "error", "score": 0, "message": message, "test_code": "autograder",
-             "line_no": 1}]}
-        return base64.b64encode(json.dumps(runner).encode()).decode() + "\n"
-    return json.dumps(data, indent=2) + "\n"
+    return FORMAT[fmt].fallback(message, problem, status, log, max_score)
 
 
 def finalize(fmt: str, results: Path, report: Path, status: str, log: str | None, max_score: float,
@@ -90,7 +62,7 @@ def finalize(fmt: str, results: Path, report: Path, status: str, log: str | None
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader.finalize", description=__doc__.split("\n")[0])
-    parser.add_argument("format", choices=FORMATS)
+    parser.add_argument("format", choices=RESULT_FORMATS)
     parser.add_argument("--results", required=True, type=Path, help="the platform's results file to write")
     parser.add_argument("--report", required=True, type=Path, help="the grader's JSON report (may be missing)")
     parser.add_argument("--status", required=True, help="the grader's exit status")

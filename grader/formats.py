@@ -1,4 +1,5 @@
-"""Renderings of one `Report` for the platforms that consume grades. Never a second grading path.
+"""Renderings of one `Report` for the platforms that consume grades. Never a second grading path. Each format
+(its name, its size cap, the platform it belongs to) is declared in grader/lms.py, whose `render` calls these.
 
 Conventions (decisions documented here, tested in tests/test_formats.py):
 
@@ -6,7 +7,7 @@ Conventions (decisions documented here, tested in tests/test_formats.py):
   characters (and bidi overrides, lone surrogates) are shown escaped as ``\\xNN`` / ``\\uNNNN``, and an
   item's text is capped at TEXT_CAP characters: the start (the grader's own message) and the tail (the end of
   what the code printed) are kept around a line saying how much was cut. Platforms with a size limit shrink
-  the cap further until the file fits (PrairieLearn 1 MiB, the GitHub result one 128 KiB variable).
+  the cap further until the file fits (PrairieLearn 1 MB, the GitHub result one 128 KiB variable: lms.py).
 * **Hidden items stay hidden**: text shown to students never includes the output of an item that is not
   ``visible``, and the always-visible summary only totals the visible items.
 * ``json``: ``Report.to_dict()`` verbatim, validated by schemas/report.schema.json. NaN/inf become null.
@@ -40,28 +41,14 @@ from grader.items import SPECS, TRAINED
 from grader.result import ItemResult, Report
 from grader.rubric_keys import RELEASED, VISIBLE
 
-FORMATS = ("json", "gradescope", "prairielearn", "junit", "github", "github-result", "csv", "csv-row")
 TEXT_CAP = 6000                 # characters of one item's text in any rendering
 CAPS = (TEXT_CAP, 2000, 500)    # tried in turn where a platform limits the file size
-PL_MAX_BYTES = 1_000_000        # PrairieLearn's grader host rejects results.json over 1 MiB
-GITHUB_RESULT_MAX_BYTES = 100_000   # one env var: Linux caps a single variable at 128 KiB (MAX_ARG_STRLEN)
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
 
 
 STATUS_LABELS = {"passed": "Passed", "partial": "Partial credit", "failed": "Failed", "error": "ERROR"}   # by STATUSES
 STATUS_ICONS = {"passed": "✅", "partial": "🟡", "failed": "❌", "error": "💥"}
-
-
-def render(report: Report, fmt: str, leaderboard: bool = False) -> str:
-    """Render `report` in `fmt` (one of FORMATS); the returned text is what to write to the file."""
-    renderers: dict[str, Callable[[Report], str]] = {
-        "json": _json, "gradescope": lambda r: _gradescope(r, leaderboard), "prairielearn": _prairielearn,
-        "junit": _junit, "github": _github, "github-result": _github_result, "csv": _csv,
-        "csv-row": _csv_row}
-    if fmt not in renderers:
-        raise ValueError(f"unknown output format {fmt!r}; choose one of: {', '.join(FORMATS)}")
-    return renderers[fmt](report)
 
 
 def clean_text(text: str) -> str:
@@ -149,7 +136,7 @@ def overview(report: Report) -> str:
     return "\n".join(lines)
 
 
-def _json(report: Report) -> str:
+def as_json(report: Report) -> str:
     return _dump(report.to_dict())
 
 
@@ -165,7 +152,7 @@ def _leaderboard(report: Report) -> list[dict[str, Any]]:
     return board
 
 
-def _gradescope(report: Report, leaderboard: bool = False) -> str:
+def as_gradescope(report: Report, max_bytes: int, leaderboard: bool = False) -> str:
     def build(cap: int) -> str:
         tests = [{
             "name": item.name, "name_format": "text", "number": str(n), "score": item.score,
@@ -185,10 +172,10 @@ def _gradescope(report: Report, leaderboard: bool = False) -> str:
         if leaderboard:
             result["leaderboard"] = _leaderboard(report)
         return _dump(result)
-    return _fit(build, PL_MAX_BYTES)
+    return _fit(build, max_bytes)
 
 
-def _prairielearn(report: Report) -> str:
+def as_prairielearn(report: Report, max_bytes: int) -> str:
     gradable = not report.tests or any(t.status != "error" for t in report.tests)
     owner = next((t for t in report.tests if t.id in SPECS and SPECS[t.id].images), None)   # the crops' item
     images = [{"label": cap_text(im["label"], 200), "url": "data:image/png;base64," + im["png_base64"]}
@@ -208,13 +195,13 @@ def _prairielearn(report: Report) -> str:
             result["message"] += "\nImages omitted: results.json would exceed PrairieLearn's 1 MB limit."
         return _dump(result)
     for with_images in (True, False):
-        text = _fit(lambda cap: build(cap, with_images), PL_MAX_BYTES)
-        if len(text.encode()) <= PL_MAX_BYTES:
+        text = _fit(lambda cap: build(cap, with_images), max_bytes)
+        if len(text.encode()) <= max_bytes:
             break
     return text
 
 
-def _junit(report: Report) -> str:
+def as_junit(report: Report) -> str:
     counts = {s: sum(t.status == s for t in report.tests) for s in ("failed", "partial", "error")}
     suite = ET.Element("testsuite", name=f"grader.{report.profile}", tests=str(len(report.tests)),
                        failures=str(counts["failed"] + counts["partial"]), errors=str(counts["error"]),
@@ -248,7 +235,7 @@ def _md_block(text: str) -> str:
     return f"{fence}text\n{text}\n{fence}"
 
 
-def _github(report: Report) -> str:
+def as_github(report: Report) -> str:
     got, most = visible_points(report)   # an item not released yet shows neither its verdict nor its points
     out = [f"Points {points(got)}/{points(most)}", "", "## Autograder results", "",
            _md_cell(overview(report)), "", "| | Item | Points |", "|---|---|---|"]
@@ -279,7 +266,7 @@ def summable(scores: list[float]) -> list[float]:
     return [target] + [0.0] * (len(scores) - 1)
 
 
-def _github_result(report: Report) -> str:
+def as_github_result(report: Report, max_bytes: int) -> str:
     def build(cap: int) -> str:
         scores = summable([t.score for t in report.tests])
         runner = {"version": 1, "max_score": report.max_score,
@@ -291,16 +278,16 @@ def _github_result(report: Report) -> str:
                              "line_no": n}   # the reporter prints "line undefined" without one: the item's number
                             for n, (t, score) in enumerate(zip(report.tests, scores), start=1)]}
         return base64.b64encode(json.dumps(json_safe(runner)).encode()).decode() + "\n"
-    return _fit(build, GITHUB_RESULT_MAX_BYTES)
+    return _fit(build, max_bytes)
 
 
-def _csv(report: Report) -> str:
+def as_csv(report: Report) -> str:
     from grader.gradebook import csv_text  # local import: gradebook is the owner of the row layout
     return csv_text([(str(report.submission.get("path", "")), report, "")])
 
 
-def _csv_row(report: Report) -> str:
+def as_csv_row(report: Report) -> str:
     """The csv format without its header: one CSV record, which spans several lines when a quoted cell (a flag,
     an error) holds a newline, so it is what follows the header, not the text's second line."""
     from grader.gradebook import csv_text
-    return _csv(report)[len(csv_text([])):]
+    return as_csv(report)[len(csv_text([])):]

@@ -30,7 +30,8 @@ from .bundle import (TARGET_PYTHON, TORCH_INDEX, PackageError, data_files, grade
                      write_zip)
 from .config import DEFAULT_CONFIG, Config, load_config
 from .handout import MARKER as HANDOUT_MARKER, handout_files
-from .platforms import FINALIZE_RESERVE_S, GRADESCOPE, PRAIRIELEARN, advice, outer_timeout
+from .lms import GITHUB_CLASSROOM, GRADESCOPE, PLATFORMS, PRAIRIELEARN
+from .platforms import FINALIZE_RESERVE_S, advice, outer_timeout
 from .sandbox import SANDBOX_UID
 from .templates import fill_from
 
@@ -62,13 +63,14 @@ def _bundle(config_path: Path, config: Config, values: dict, include_data: bool,
     return files
 
 
+# Every builder takes every platform's options (cmd_package passes them all) and uses its own.
 def build_gradescope(out: Path, config_path: Path, profile: str = "quick", include_data: bool = True,
-                     timeout: float | None = None, leaderboard: bool = False) -> tuple[Path, list[str]]:
+                     timeout: float | None = None, leaderboard: bool = False, **_) -> tuple[Path, list[str]]:
     config = load_config(config_path, profile)
     limit, notes = outer_timeout(config, GRADESCOPE, timeout)
     values = _values(config, profile, limit, include_data, FINALIZE_OPTIONS="--leaderboard" if leaderboard else "")
     files = _bundle(config_path, config, values, include_data, notes,
-                    {"setup.sh": "gradescope/setup.sh", "run_autograder": "gradescope/run_autograder"})
+                    {name: f"{GRADESCOPE.templates}/{name}" for name in ("setup.sh", "run_autograder")})
     return write_zip(files, out), notes + advice(GRADESCOPE, limit, config)
 
 
@@ -83,52 +85,47 @@ def question_info(image: str, timeout: int) -> dict:
 
 
 def build_prairielearn(out: Path, config_path: Path, profile: str = "quick", include_data: bool = True,
-                       timeout: float | None = None, image: str | None = None) -> tuple[Path, list[str]]:
+                       timeout: float | None = None, image: str | None = None, **_) -> tuple[Path, list[str]]:
     config = load_config(config_path, profile)
     limit, notes = outer_timeout(config, PRAIRIELEARN, timeout)
     values = _values(config, profile, limit, include_data)
     grader = _bundle(config_path, config, values, include_data, notes,
-                     {"run.sh": "prairielearn/run.sh", "Dockerfile": "prairielearn/Dockerfile"})
+                     {name: f"{PRAIRIELEARN.templates}/{name}" for name in ("run.sh", "Dockerfile")})
     image = image or f"YOUR_REGISTRY/cnn-practical-grader:{__version__}"
     files = {f"grader-image/{name}": content for name, content in grader.items()}
     files["question/info.json"] = json.dumps(question_info(image, limit + FINALIZE_RESERVE_S), indent=2) + "\n"
-    files["question/question.html"] = fill_from("prairielearn/question.html", values)
-    files["README.md"] = fill_from("prairielearn/README.md", {**values, "IMAGE": image})
+    files["question/question.html"] = fill_from(f"{PRAIRIELEARN.templates}/question.html", values)
+    files["README.md"] = fill_from(f"{PRAIRIELEARN.templates}/README.md", {**values, "IMAGE": image})
     files[INFO] = grader[INFO]
     return write_tree(files, out, INFO), notes + advice(PRAIRIELEARN, limit, config)
 
 
 def build_github(out: Path, config_path: Path, profile: str = "quick", timeout: float | None = None,
                  grader_repo: str = "OWNER/cnn-practical-template", grader_ref: str = "v1",
-                 keep_evidence: bool = False) -> tuple[Path, list[str]]:
+                 keep_evidence: bool = False, **_) -> tuple[Path, list[str]]:
     config = load_config(config_path, profile)
-    limit = int(timeout or config.wall_budget_s(1.0) + DEFAULT_MARGIN_S)
+    limit = int(timeout or config.wall_budget_s(GITHUB_CLASSROOM.cpus) + DEFAULT_MARGIN_S)
     values = _values(config, profile, limit, False, GRADER_REPO=grader_repo, GRADER_REF=grader_ref,
                      TIMEOUT_MIN=limit // 60 + 20)
     files = handout_files(config_path, keep_evidence)
     files.update(pins().files())
-    files[".github/workflows/classroom.yml"] = fill_from("github/classroom.yml", values)
-    files["CLASSROOM.md"] = fill_from("github/CLASSROOM.md", values)
+    files[".github/workflows/classroom.yml"] = fill_from(f"{GITHUB_CLASSROOM.templates}/classroom.yml", values)
+    files["CLASSROOM.md"] = fill_from(f"{GITHUB_CLASSROOM.templates}/CLASSROOM.md", values)
     return write_tree(files, out, HANDOUT_MARKER), [f"then follow {Path(out) / 'CLASSROOM.md'}"]
 
 
 def cmd_package(args) -> int:
     config_path = Path(args.config or os.environ.get("GRADER_CONFIG") or DEFAULT_CONFIG).resolve()
-    common = dict(config_path=config_path, profile=args.profile, timeout=args.timeout)
     try:
-        if args.target == "gradescope":
-            path, notes = build_gradescope(Path(args.out or "autograder.zip"), include_data=not args.no_data,
-                                           leaderboard=args.leaderboard, **common)
-            head = f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB): upload it as the Gradescope autograder"
-        elif args.target == "prairielearn":
-            path, notes = build_prairielearn(Path(args.out or "prairielearn"), include_data=not args.no_data,
-                                             image=args.image, **common)
-            head = f"wrote {path}/: build and push grader-image/, then copy question/ into your course (README.md)"
-        elif args.target == "github":
-            path, notes = build_github(Path(args.out or "classroom-template"), grader_repo=args.grader_repo,
-                                       grader_ref=args.grader_ref, keep_evidence=args.keep_calibration_evidence,
-                                       **common)
-            head = f"wrote the template repository {path}/"
+        if args.target in PLATFORMS:
+            platform = PLATFORMS[args.target]
+            path, notes = platform.build(
+                Path(args.out or platform.default_out), config_path=config_path, profile=args.profile,
+                timeout=args.timeout, include_data=not args.no_data, leaderboard=args.leaderboard,
+                image=args.image, grader_repo=args.grader_repo, grader_ref=args.grader_ref,
+                keep_evidence=args.keep_calibration_evidence)
+            size = f" ({path.stat().st_size / 2**20:.1f} MB)" if path.is_file() else "/"
+            head = f"wrote {path}{size}: {platform.next_step}"
         else:
             path = write_tree(handout_files(config_path, args.keep_calibration_evidence), Path(args.out or "handout"),
                               HANDOUT_MARKER)
@@ -142,7 +139,7 @@ def cmd_package(args) -> int:
 def add_parser(subparsers):
     p = subparsers.add_parser("package", help="build a Gradescope / PrairieLearn / GitHub Classroom package, "
                                               "or the students' handout")
-    p.add_argument("target", choices=["gradescope", "prairielearn", "github", "handout"])
+    p.add_argument("target", choices=[*PLATFORMS, "handout"])
     p.add_argument("--out", help="autograder.zip (gradescope) or a folder (the others)")
     p.add_argument("--config", help="rubric to ship (default: grading.yaml in the repo)")
     p.add_argument("--profile", default="quick", choices=["quick", "full"],

@@ -1,12 +1,8 @@
-"""The LMS platforms' limits, and what to set on them for this grader.
+"""What to set on an LMS platform for this grader, from its limits (declared in grader/lms.py).
 
-Limits are the platforms' documented defaults: Gradescope gives a container 768 MB and 0.5 CPU by default
-(raisable in the autograder settings) and a job at most 40 minutes (gradescope-autograders.readthedocs.io,
-troubleshooting); PrairieLearn's grader host gives 2 GiB and 0.9 CPU and caps `timeout` at 600 s
-(PrairieLearn docs, externalGrading; apps/grader-host config). The items' limits count CPU seconds, so the
-platform's CPU share changes how long a grade takes, never its score; the grader's outer limit is the wall
-time the items' CPU limits take at the platform's CPU share plus batch.DEFAULT_MARGIN_S, within the
-platform's maximum. What a grade needs was measured by bench/platform_bench.py into
+The items' limits count CPU seconds, so the platform's CPU share changes how long a grade takes, never its
+score; the grader's outer limit is the wall time the items' CPU limits take at the platform's CPU share plus
+batch.DEFAULT_MARGIN_S, within the platform's maximum. What a grade needs was measured by bench/platform_bench.py into
 grader/templates/footprint.json: memory under the platform's cap, each item group's CPU seconds (compared
 here with its CPU limit) and the wall time at the platform's share.
 """
@@ -14,27 +10,15 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 
 from .batch import DEFAULT_MARGIN_S
 from .bundle import PackageError
 from .config import Config
+from .lms import Platform
 from .templates import text as template_text
 
 FINALIZE_RESERVE_S = 60   # after the outer timeout: the kill grace (30 s), then rendering the results
 CPU_HEADROOM = 0.75       # a group should need at most this part of its CPU limit
-
-
-@dataclass(frozen=True)
-class Platform:
-    name: str
-    memory_mb: int           # default container memory
-    cpus: float              # default CPU share
-    max_timeout_s: int       # the longest job the platform allows
-
-
-GRADESCOPE = Platform("Gradescope", memory_mb=768, cpus=0.5, max_timeout_s=40 * 60)   # troubleshooting docs
-PRAIRIELEARN = Platform("PrairieLearn", memory_mb=2048, cpus=0.9, max_timeout_s=600)  # grader-host config
 
 
 def footprint() -> dict:
@@ -91,7 +75,7 @@ def _cpu_advice(platform: Platform, run: dict, config: Config) -> str:
 def advice(platform: Platform, limit: int, config: Config) -> list[str]:
     """What to set on the platform, from the measured footprint of a quick grade of the reference."""
     fp = footprint()
-    run = fp.get("runs", {}).get("gradescope-default" if platform is GRADESCOPE else "prairielearn")
+    run = fp.get("runs", {}).get(platform.footprint_run or "")
     lines = []
     if not run:
         lines.append("memory and CPU: not measured for this grader (run bench/platform_bench.py --write)")
@@ -102,7 +86,7 @@ def advice(platform: Platform, limit: int, config: Config) -> list[str]:
             lines.append(_cpu_advice(platform, run, config))
             lines.append(f"the whole grade: {run['cpu_s']:g} CPU-seconds, about {run['cpu_s'] / platform.cpus:.0f} s "
                          f"at {platform.cpus:g} CPU on an idle machine (the grader's outer limit: {limit} s)")
-    if platform is GRADESCOPE:
+    if platform.staff_sets_timeout:
         lines.append(f"timeout: set the autograder timeout to at least {math.ceil((limit + FINALIZE_RESERVE_S) / 60)} "
                      f"minutes (the grader stops itself after {limit} s and then writes the results)")
     return lines

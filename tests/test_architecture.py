@@ -137,3 +137,52 @@ def test_the_code_hash_covers_grading_code_only():
     assert provenance.NOT_GRADING <= names | {"templates"}, provenance.NOT_GRADING - names   # no stale entries
     for deciding in ("checks", "worker", "sandbox", "items.py", "config.py", "orchestrator.py", "oracle.py"):
         assert deciding in names and deciding not in provenance.NOT_GRADING
+
+
+def test_every_platform_is_declared_whole_in_one_place():
+    """grader/lms.py declares each platform with all its parts; the CLI, finalize and package only ask it."""
+    import inspect
+    from grader import lms, package
+    from grader.templates import text as template_text
+    assert set(lms.PLATFORMS) == {"gradescope", "prairielearn", "github"}
+    for platform in lms.PLATFORMS.values():
+        assert platform.results and all(f.accepts and f.fallback for f in platform.results), platform.name
+        assert platform.memory_mb > 0 and 0 < platform.cpus and platform.max_timeout_s > 0
+        assert (PACKAGE / "templates" / platform.templates).is_dir()
+        builder = getattr(package, platform.builder)
+        assert callable(builder) and {"out", "config_path", "profile", "timeout"} <= set(
+            inspect.signature(builder).parameters)
+        if platform.footprint_run:
+            assert platform.footprint_run in json.loads(template_text("footprint.json"))["runs"]
+    assert set(lms.FORMATS) == {"json", "gradescope", "prairielearn", "junit", "github", "github-result", "csv",
+                                "csv-row"}
+    assert set(lms.RESULT_FORMATS) == {f.name for p in lms.PLATFORMS.values() for f in p.results}
+    for fmt in lms.FORMAT.values():   # every renderer is a function of formats.py
+        assert fmt.renderer.__module__ == "grader.formats" and fmt.renderer.__name__.startswith("as_")
+
+
+def test_no_module_keeps_its_own_per_platform_table():
+    """The old tables and if-chains (a FORMATS tuple in finalize/formats, `fmt == "gradescope"`, `platform is
+    GRADESCOPE`, target string lists) would let a platform be half-added: only grader/lms.py names them."""
+    from grader import lms
+    names = set(lms.RESULT_FORMATS) | set(lms.PLATFORMS)   # the platforms' names (json, csv: plain words too)
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel == "lms.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare) and any(isinstance(c, ast.Constant) and c.value in names
+                                                     for c in [node.left, *node.comparators]):
+                found.append(f"{rel}:{node.lineno}: compares with a format or platform name")
+            elif isinstance(node, ast.Compare) and any(isinstance(op, ast.Is) for op in node.ops) and any(
+                    isinstance(c, ast.Name) and c.id in {"GRADESCOPE", "PRAIRIELEARN", "GITHUB_CLASSROOM"}
+                    for c in node.comparators):
+                found.append(f"{rel}:{node.lineno}: `is` a platform")
+            elif isinstance(node, (ast.Tuple, ast.List, ast.Set)) and sum(
+                    isinstance(e, ast.Constant) and e.value in names for e in node.elts) >= 2:
+                found.append(f"{rel}:{node.lineno}: a list of formats or platforms")
+            elif isinstance(node, ast.Dict) and sum(
+                    isinstance(k, ast.Constant) and k.value in names for k in node.keys) >= 2:
+                found.append(f"{rel}:{node.lineno}: a table keyed by format or platform")
+    assert not found, "\n".join(found)

@@ -12,7 +12,8 @@ import jsonschema
 import pytest
 
 from grader.config import REPO_ROOT
-from grader.finalize import FORMATS, finalize, is_valid
+from grader.finalize import finalize, is_valid
+from grader.lms import RESULT_FORMATS as FORMATS
 from report_fixtures import FIXTURES, REPORTS
 
 SCHEMAS = REPO_ROOT / "grader" / "schemas"

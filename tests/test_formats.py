@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from lxml import etree
 
-from grader.formats import (GITHUB_RESULT_MAX_BYTES, PL_MAX_BYTES, TEXT_CAP, cap_text, clean_text, render,
-                            summable)
+from grader.formats import TEXT_CAP, cap_text, clean_text, summable
+from grader.lms import ONE_ENV_VARIABLE as GITHUB_RESULT_MAX_BYTES, ONE_MB as PL_MAX_BYTES, render
 from grader.gradebook import COLUMNS, write_grades_csv
 from grader.result import Report
 from conftest import fast_rubric, write_submission

@@ -22,7 +22,7 @@ import yaml
 from cgroup_limits import run_limited, unavailable
 from conftest import PATHS, REFERENCE, fast_rubric, require_system, write_submission
 from grader.config import REPO_ROOT
-from grader.formats import PL_MAX_BYTES
+from grader.lms import ONE_MB as PL_MAX_BYTES
 from grader.package import question_info
 from grader.templates import TemplateError, fill, variables
 from report_fixtures import HOSTILE_MODEL, HOSTILE_SHUFFLE
@@ -127,7 +127,8 @@ def test_full_profile_must_fit_gradescopes_forty_minutes(tmp_path):
 
 def test_cpu_advice_compares_each_groups_cpu_seconds_with_its_cpu_limit():
     from grader.config import DEFAULT_CONFIG, load_config
-    from grader.platforms import GRADESCOPE, PRAIRIELEARN, _cpu_advice
+    from grader.lms import GRADESCOPE, PRAIRIELEARN
+    from grader.platforms import _cpu_advice
     config = load_config(DEFAULT_CONFIG, "quick")
     sr_limit = config.item("sr.psnr").cpu_limit_s
     run = {"groups": [{"items": ["cnn.interface", "cnn.accuracy"], "cpu_s": 10.0},
