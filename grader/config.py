@@ -218,6 +218,12 @@ def load_config(path: str | os.PathLike | None = None, profile: str = "quick",
         ))
     if not items:
         r.fail("items", "is empty: nothing to grade")
+    sharing: dict[str, Item] = {}   # items scored from one worker call train once: one budget, not two
+    for n, item in enumerate(items):
+        first = sharing.setdefault(SPECS[item.id].evidence, item)
+        if item.train and first.train != item.train:
+            r.fail(f"items[{n}] ({item.id}).train", f"differs from {first.id}'s: both are scored from the worker call "
+                   f"{SPECS[item.id].evidence!r}, which trains once; give them the same train settings")
     return Config(
         path=path, sha256=hashlib.sha256(text.encode()).hexdigest(), profile=profile, device=device,
         sandbox=r.read(SETTINGS, settings, "sandbox", "settings"),

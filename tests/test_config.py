@@ -298,3 +298,26 @@ def test_cli_malformed_train_section_exits_2_not_a_traceback(tmp_path):
     assert done.returncode == 2, done
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {path}: items[6] (cnn.accuracy).train"), done.stderr
+
+
+def test_items_scored_from_one_training_run_must_share_its_budget(tmp_path, monkeypatch):
+    """A second item scored from cnn_train (README, "Adding a rubric item") trains with that one run: a budget of
+    its own would be silently ignored, so a different one is refused and the same one accepted."""
+    import dataclasses
+    from grader import config as config_module, items as items_module
+    extra = dataclasses.replace(items_module.SPECS["cnn.accuracy"], id="cnn.extra")
+    monkeypatch.setitem(items_module.SPECS, extra.id, extra)
+    monkeypatch.setattr(config_module, "ITEM_IDS", (*ITEM_IDS, extra.id))
+    monkeypatch.setattr(config_module, "TRAINED_IDS", (*items_module.TRAINED_IDS, extra.id))
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    accuracy = next(i for i in raw["items"] if i["id"] == "cnn.accuracy")
+    raw["calibration"]["quick"][extra.id] = raw["calibration"]["quick"]["cnn.accuracy"]
+    path = tmp_path / "rubric.yaml"
+    raw["items"].append({**copy.deepcopy(accuracy), "id": extra.id})
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert load_config(path, "quick").item(extra.id).train == load_config(path, "quick").item("cnn.accuracy").train
+    raw["items"][-1]["train"]["steps"] = {"quick": 50, "full": 938}
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(ConfigError, match=r"cnn\.extra\)\.train: differs from cnn\.accuracy's: both are scored "
+                                          r"from the worker call 'cnn_train'"):
+        load_config(path, "quick")
