@@ -74,7 +74,7 @@ def test_the_readme_recipe_adds_a_trained_item_end_to_end(tmp_path):
     for folder in ("grader", "reference"):
         shutil.copytree(REPO_ROOT / folder, repo / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO_ROOT / "grading.yaml", repo / "grading.yaml")
-    for manifest in REPO_ROOT.glob("datasets/*/SHA256SUMS"):   # the data's committed checksums (the data: GRADER_DATA_DIR)
+    for manifest in REPO_ROOT.glob("datasets/*/SHA256SUMS"):   # the committed checksums (data: GRADER_DATA_DIR)
         (repo / manifest.relative_to(REPO_ROOT)).parent.mkdir(parents=True)
         shutil.copy(manifest, repo / manifest.relative_to(REPO_ROOT))
     follow_the_recipe(repo)
