@@ -18,343 +18,28 @@
   written from all reports (grader/pages); a student whose grading failed still has a row saying why.
   DIR/<student> names are filesystem-safe (see safe_name), and the manifest records which folder belongs
   to which student id.
+
+This module is the command and its steps; the jobs and the manifest are grader/batch_jobs.py, the local
+executor grader/batch_local.py.
 """
 from __future__ import annotations
 
 import argparse
-import concurrent.futures as cf
 import fcntl
-import hashlib
-import json
 import os
-import queue
-import signal
-import subprocess
 import sys
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, cpus
-from .errors import EXIT_MACHINE_BUSY
-from .executors import DEFAULT_RETRIES
+from . import cpus
+from .batch_jobs import Job, Manifest, grade_command, prepare, rows, safe_name, submission_key  # noqa: F401
+from .batch_local import INTERRUPTED, Runner, grade_locally  # noqa: F401  (tests, bench import them from here)
 from .config import DEFAULT_CONFIG, PROFILE_CHOICES, REPO_ROOT, SANDBOXES, ConfigError, load_config
 from .items import SPECS
 from .paths import DataPaths
-from .progress import clock
-from .provenance import grader_code_sha256
-from .result import read_report, write_atomic
-from .sandbox import MODES, resolve_mode
-from .sinks import path_component, terminal_text
+from .sandbox import resolve_mode
+from .sinks import terminal_text
 
-MANIFEST_VERSION = 1
 DEFAULT_MARGIN_S = 180.0   # worker start-up (3 item groups), data check, evaluation outside the item timeouts
-KILL_GRACE_S = 30.0        # after SIGTERM the grader writes its report and stops its workers
-INTERRUPTED = 130
-safe_name = path_component   # DIR/<student>: the one path sink (grader/sinks.py)
-
-
-def submission_key(files: dict[str, bytes], config_sha256: str, profile: str, layout_error: str = "") -> str:
-    """Same key, same grade: the student's files, the grader's code, the rubric and the profile."""
-    h = hashlib.sha256()
-    h.update(f"grader {__version__} {grader_code_sha256()}\nconfig {config_sha256}\nprofile {profile}\n"
-             f"error {layout_error}\n".encode())
-    for name in sorted(files):
-        h.update(f"{name} {hashlib.sha256(files[name]).hexdigest()}\n".encode())
-    return h.hexdigest()
-
-
-@dataclass
-class Job:
-    student_id: str
-    folder: Path
-    key: str
-    files: dict[str, bytes]
-    layout_error: str = ""
-
-
-class Manifest:
-    """DIR/manifest.json, written atomically after every change (thread-safe)."""
-
-    def __init__(self, path: Path):
-        self.path, self.lock = path, threading.Lock()
-        self.data = {"version": MANIFEST_VERSION, "students": {}}
-        if path.is_file():
-            try:
-                loaded = json.loads(path.read_text())
-                if isinstance(loaded, dict) and isinstance(loaded.get("students"), dict):
-                    self.data = loaded
-            except (OSError, ValueError):
-                pass  # a corrupt manifest only costs regrading
-
-    @property
-    def students(self) -> dict:
-        return self.data["students"]
-
-    def done(self, job: Job) -> bool:
-        entry = self.students.get(job.student_id)
-        return bool(entry and entry.get("key") == job.key and entry.get("final")
-                    and (entry.get("report") is False or (job.folder / "report.json").is_file()))
-
-    def record(self, student_id: str, entry: dict) -> None:
-        self.record_many({student_id: entry})
-
-    def record_many(self, entries: dict[str, dict]) -> None:
-        """One atomic rewrite for many students (a cluster driver updates hundreds per poll)."""
-        with self.lock:
-            self.students.update(entries)
-            self.data.update(grader_version=__version__, updated=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-            write_atomic(self.path, json.dumps(self.data, indent=2, sort_keys=True) + "\n")
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-try:
-    import ctypes
-    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
-except (OSError, AttributeError):
-    _PRCTL = None
-
-
-def _child_preexec():
-    """Runs in the child between fork and exec (so: no imports, no locks). PR_SET_PDEATHSIG: the grader
-    gets SIGTERM when the thread that started it dies, e.g. when the batch is killed with SIGKILL; it then
-    writes its partial report and stops its workers, instead of running on as an orphan."""
-    if _PRCTL is not None:
-        _PRCTL(1, signal.SIGTERM, 0, 0, 0)
-
-
-def grade_command(args, config_path: Path, profile: str, job: Job, report: Path) -> list[str]:
-    """The one grading command, for the local executor and for every cluster task."""
-    cmd = [sys.executable, "-m", "grader", "grade", str(job.folder / "submission"),
-           "--out", str(report), "--profile", profile, "--config", str(config_path)]
-    if args.sandbox:
-        cmd += ["--sandbox", args.sandbox]
-    return cmd
-
-
-class Runner:
-    def __init__(self, args, config_path: Path, profile: str, watchdog_s: float, gpus: list[str], paths: DataPaths):
-        self.args, self.config_path, self.profile, self.watchdog_s = args, config_path, profile, watchdog_s
-        self.paths = paths
-        self.slots: queue.Queue = queue.Queue()
-        for i in range(args.jobs):
-            self.slots.put(gpus[i % len(gpus)] if gpus else None)
-        self.running: dict[int, subprocess.Popen] = {}
-        self.share = cpus.available() / max(1, args.jobs)   # each grader's CPUs: the graders never oversubscribe
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
-
-    def command(self, job: Job) -> list[str]:
-        return grade_command(self.args, self.config_path, self.profile, job, job.folder / "report.json")
-
-    def grade(self, job: Job) -> dict:
-        """Grade one student in a subprocess; returns the manifest entry."""
-        started = time.monotonic()
-        entry = {"key": job.key, "folder": job.folder.name, "final": True, "report": True, "error": "",
-                 "exit_code": None, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        gpu = self.slots.get()
-        try:
-            if self.stopping.is_set():
-                return {**entry, "final": False, "error": "batch interrupted before this student started"}
-            report = job.folder / "report.json"
-            report.unlink(missing_ok=True)  # never mistake a stale report for this run's
-            env = {**os.environ, **self.paths.environment(), cpus.SHARE_VARIABLE: f"{self.share:g}"}
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-            if gpu is not None:
-                env["CUDA_VISIBLE_DEVICES"] = gpu
-                entry["gpu"] = gpu
-            for attempt in range(1 + max(0, getattr(self.args, "retries", DEFAULT_RETRIES))):
-                rc = self._run(job, env, entry)
-                if rc != EXIT_MACHINE_BUSY or self.stopping.is_set():
-                    break
-                entry.setdefault("machine_busy", []).append(_tail(job.folder / "grade.log", 2))
-            entry["exit_code"] = rc
-            if entry["error"]:
-                pass  # watchdog
-            elif rc == EXIT_MACHINE_BUSY:
-                entry.update(final=False, error="infra_error: the machine was too busy to grade some items on "
-                                                f"{attempt + 1} tries (not the student's fault); rerun the batch")
-            elif rc == INTERRUPTED and self.stopping.is_set():
-                entry.update(final=False, error="batch interrupted while grading this student")
-            elif rc != 0:  # student code cannot crash the grader (it runs in workers): a harness problem,
-                entry["error"] = f"grader exited with status {rc}: {_tail(job.folder / 'grade.log', 6)}".strip()
-                entry["final"] = False  # so the row says so now and the next run retries this student
-            entry["report"] = report.is_file()
-            if not entry["report"]:
-                entry["error"] = entry["error"] or "the grader wrote no report"
-        finally:
-            self.slots.put(gpu)
-        entry["duration_s"] = round(time.monotonic() - started, 1)
-        return entry
-
-    def _run(self, job: Job, env: dict, entry: dict) -> int:
-        with open(job.folder / "grade.log", "wb") as log:
-            proc = subprocess.Popen(self.command(job), stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, env=env, cwd=str(REPO_ROOT),
-                                    start_new_session=True, preexec_fn=_child_preexec)
-            with self.lock:
-                self.running[proc.pid] = proc
-            try:
-                return self._wait(proc, job, entry)
-            finally:
-                with self.lock:
-                    self.running.pop(proc.pid, None)
-
-    def _wait(self, proc: subprocess.Popen, job: Job, entry: dict) -> int:
-        try:
-            return proc.wait(timeout=self.watchdog_s)
-        except subprocess.TimeoutExpired:
-            entry["error"] = (f"the grader did not finish within the batch watchdog of {self.watchdog_s:.0f} s "
-                              "(the items' CPU limits at its CPU share + margin) and was stopped")
-            self.terminate(proc)
-            return proc.wait()
-
-    @staticmethod
-    def terminate(proc: subprocess.Popen) -> None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=KILL_GRACE_S)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        except ProcessLookupError:
-            pass
-
-    def stop_all(self) -> None:
-        self.stopping.set()
-        with self.lock:
-            procs = list(self.running.values())
-        threads = [threading.Thread(target=self.terminate, args=(p,)) for p in procs]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-
-
-class Progress:
-    """`[#####.....] 3/20 graded, 2 skipped, 1 failed | 2:13 elapsed, ETA 9:50` on stderr."""
-
-    def __init__(self, total: int, skipped: int, jobs: int, stream=sys.stderr):
-        self.total, self.skipped, self.jobs, self.stream = total, skipped, jobs, stream
-        self.done = self.failed = 0
-        self.started = time.monotonic()
-        self.tty = stream.isatty()
-
-    def line(self) -> str:
-        n = self.total
-        frac = self.done / n if n else 1.0
-        elapsed = time.monotonic() - self.started
-        eta = "?" if not self.done else clock(elapsed / self.done * (n - self.done))
-        bar = "#" * int(30 * frac)
-        return (f"[{bar:<30}] {self.done}/{n} graded, {self.skipped} already done, {self.failed} with errors"
-                f" | {clock(elapsed)} elapsed, ETA {eta if self.done < n else '0:00'}")
-
-    def update(self, student: str | None = None, failed: bool = False, final: bool = False) -> None:
-        if student is not None:
-            self.done += 1
-            self.failed += failed
-        if self.tty:
-            self.stream.write("\r" + self.line() + ("\n" if final else ""))
-        elif student is not None or final:
-            self.stream.write(self.line() + (f"  ({terminal_text(student)})" if student else "") + "\n")
-        self.stream.flush()
-
-
-def _rows(jobs: list[Job], manifest: Manifest) -> list[tuple]:
-    rows = []
-    for job in jobs:
-        entry = manifest.students.get(job.student_id) or {}
-        current = entry.get("key") == job.key   # else report.json, if any, grades an earlier submission
-        if not current:
-            entry = {}
-        error = job.layout_error or entry.get("error", "")
-        report = None
-        if current and (job.folder / "report.json").is_file():
-            try:
-                report = read_report(job.folder / "report.json")
-            except (OSError, ValueError, TypeError, KeyError) as exc:
-                error = error or f"unreadable report.json: {exc}"
-        if report is None and not error:
-            error = "not graded (the batch was interrupted before this student)"
-        rows.append((job.student_id, report, error))
-    return rows
-
-
-def _prepare(sub, out_dir: Path, config_sha: str, profile: str, names: dict[str, str]) -> Job:
-    name = safe_name(sub.student_id)
-    if name.lower() in names:  # case-insensitive filesystems
-        name = f"{name}-{hashlib.sha256(sub.student_id.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}"
-    names[name.lower()] = sub.student_id
-    folder = out_dir / name
-    sub_dir = folder / "submission"
-    sub_dir.mkdir(parents=True, exist_ok=True)
-    for private in (folder, sub_dir):   # unreadable to the sandbox uid (see run_batch), whatever the umask
-        private.chmod(0o700)
-    for stale in sub_dir.iterdir():
-        if stale.name not in sub.files and stale.is_file():
-            stale.unlink()
-    for fname, content in sub.files.items():
-        target = sub_dir / fname
-        if not target.is_file() or target.read_bytes() != content:
-            target.write_bytes(content)
-    if sub.ignored:
-        write_atomic(folder / "ignored_files.txt", "\n".join(terminal_text(n, limit=1000) for n in sub.ignored) + "\n")
-    return Job(sub.student_id, folder, submission_key(sub.files, config_sha, profile, sub.error), sub.files,
-               sub.error)
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
-def _grade_locally(args, todo: list[Job], total: int, manifest: Manifest, config_path: Path, profile: str,
-                   watchdog: float, gpus: list[str], paths: DataPaths) -> bool:
-    """The local executor: --jobs graders at once on this machine. Returns True when interrupted."""
-    print(f"{total} submissions in {args.submissions}; grading {len(todo)} with {args.jobs} job(s), "
-          f"profile {profile}, watchdog {watchdog:.0f} s each"
-          + (f", GPUs {','.join(gpus)}" if gpus else ""), file=sys.stderr)
-    progress = Progress(len(todo), total - len(todo), args.jobs)
-    runner = Runner(args, config_path, profile, watchdog, gpus, paths)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    interrupted = False
-    pool = cf.ThreadPoolExecutor(max_workers=args.jobs, thread_name_prefix="grade")
-    try:
-        futures = {pool.submit(runner.grade, job): job for job in todo}
-        pending = set(futures)
-        progress.update()
-        while pending:
-            finished, pending = cf.wait(pending, timeout=1.0, return_when=cf.FIRST_COMPLETED)
-            for fut in finished:
-                job = futures[fut]
-                try:
-                    entry = fut.result()
-                except Exception as exc:  # a bug in this loop must not lose the other students
-                    entry = {"key": job.key, "folder": job.folder.name, "final": False,
-                             "error": f"batch error: {type(exc).__name__}: {exc}", "exit_code": None}
-                manifest.record(job.student_id, entry)  # a non-final entry shows its error and is retried
-                progress.update(job.student_id, failed=bool(entry.get("error")))
-            if not finished:
-                progress.update()
-    except KeyboardInterrupt:
-        interrupted = True
-        print("\ninterrupted: stopping the running graders; rerun the same command to resume", file=sys.stderr)
-        runner.stop_all()
-        for fut in futures:
-            fut.cancel()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        signal.signal(signal.SIGTERM, previous)
-    progress.update(final=True)
-    return interrupted
 
 
 def _grade_on_cluster(args, todo: list[Job], manifest: Manifest, out_dir: Path, config, config_path: Path,
@@ -432,7 +117,7 @@ def run_batch(args) -> int:
 
     manifest = Manifest(out_dir / "manifest.json")
     names: dict[str, str] = {}
-    jobs = [_prepare(s, out_dir, config.sha256, profile, names) for s in subs]
+    jobs = [prepare(s, out_dir, config.sha256, profile, names) for s in subs]
     todo = []
     for job in jobs:
         if not args.force and manifest.done(job):
@@ -445,17 +130,17 @@ def run_batch(args) -> int:
         todo.append(job)
 
     if args.executor == "local":
-        interrupted = _grade_locally(args, todo, len(jobs), manifest, config_path, profile, watchdog, gpus, paths)
+        interrupted = grade_locally(args, todo, len(jobs), manifest, config_path, profile, watchdog, gpus, paths)
     else:
         interrupted = _grade_on_cluster(args, todo, manifest, out_dir, config, config_path, profile, watchdog,
                                         paths)
 
-    rows = _rows(jobs, manifest)
-    write_grades_csv(rows, out_dir / "grades.csv")
-    write_class_pages(out_dir, rows, {job.student_id: job.folder for job in jobs}, config_path, profile)
-    errors = sum(1 for _, r, e in rows if r is None or e)
+    table = rows(jobs, manifest)
+    write_grades_csv(table, out_dir / "grades.csv")
+    write_class_pages(out_dir, table, {job.student_id: job.folder for job in jobs}, config_path, profile)
+    errors = sum(1 for _, r, e in table if r is None or e)
     print(f"wrote {out_dir / 'grades.csv'}, {out_dir / 'summary.html'}, {out_dir / 'similarity.csv'} and each "
-          f"student's report.html ({len(rows)} students, {errors} with errors)", file=sys.stderr)
+          f"student's report.html ({len(table)} students, {errors} with errors)", file=sys.stderr)
     lock.close()
     return INTERRUPTED if interrupted else 0
 

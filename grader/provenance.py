@@ -13,9 +13,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
 SOURCE_SUFFIXES = {".py", ".json", ".sh", ".yml", ".yaml", ".html", ".txt", ".md", ""}
-NOT_GRADING = {"executors", "pages", "similarity", "templates", "batch.py", "bundle.py", "calibrate.py",
-               "finalize.py", "formats.py", "gradebook.py", "handout.py", "layouts.py", "package.py",
-               "lms.py", "platforms.py", "progress.py", "summary.py", "__main__.py"}
+NOT_GRADING = {"executors", "pages", "similarity", "templates", "batch.py", "batch_jobs.py", "batch_local.py",
+               "bundle.py", "calibrate.py", "finalize.py", "formats.py", "gradebook.py", "handout.py", "layouts.py",
+               "package.py", "lms.py", "platforms.py", "progress.py", "summary.py", "__main__.py"}
 
 
 @lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REFERENCE, fast_rubric, write_submission
-from grader import batch as batch_module
+from grader import batch as batch_module, batch_jobs
 from grader import cpus
 from grader.batch import safe_name, submission_key
 from grader.config import REPO_ROOT, load_config
@@ -95,7 +95,7 @@ def test_resume_key_changes_with_the_files_the_rubric_the_profile_and_the_grader
     assert submission_key({**files, "model.py": b"x = 2\n"}, "rubric-sha", "quick") != key
     assert submission_key(files, "other-rubric-sha", "quick") != key
     assert submission_key(files, "rubric-sha", "full") != key
-    monkeypatch.setattr(batch_module, "grader_code_sha256", lambda: "a fixed grader")
+    monkeypatch.setattr(batch_jobs, "grader_code_sha256", lambda: "a fixed grader")
     assert submission_key(files, "rubric-sha", "quick") != key
 
 
@@ -112,7 +112,7 @@ def test_a_changed_submission_never_shows_the_previous_report(tmp_path):
     manifest_ = batch_module.Manifest(tmp_path / "manifest.json")
     manifest_.record("changed", {"key": "the previous submission's key", "folder": "changed", "final": True})
     manifest_.record("unchanged", {"key": "new key of unchanged", "folder": "unchanged", "final": True})
-    rows = {student: (report, error) for student, report, error in batch_module._rows(jobs, manifest_)}
+    rows = {student: (report, error) for student, report, error in batch_module.rows(jobs, manifest_)}
     assert rows["changed"] == (None, "not graded (the batch was interrupted before this student)")
     report, error = rows["unchanged"]
     assert error == "" and report is not None and report.score == json.loads(fixture.read_text())["score"]
