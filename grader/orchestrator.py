@@ -94,11 +94,9 @@ def parallel_groups(groups: int) -> int:
 
 def grade(submission: str | Path, config: Config, data: Datasets, out: str | Path | None = None,
           sandbox: str | None = None, progress: Callable[[str, int, int], None] | None = None,
-          seed: int = checks.TRAIN_SEED, groups: tuple[str, ...] | None = None,
-          rewrite: Callable[[Report], None] | None = None) -> Report:
+          seed: int = checks.TRAIN_SEED, rewrite: Callable[[Report], None] | None = None) -> Report:
     """Grade the folder `submission` (model.py, pixel_shuffle.py) under `config` with `data`; write `out` if
-    given. `groups`: only these item groups (default: all). `rewrite` edits the report before each save (a
-    notebook's: grader/notebook/)."""
+    given. `rewrite` edits the report before each save (a notebook's: grader/notebook/)."""
     started = time.monotonic()
     submission = Path(submission).resolve()
     submitted = read_submission(submission, SUBMISSION_FILES)   # the one read: everything below uses these bytes
@@ -106,7 +104,7 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
     use_cuda = config.device == "cuda" and oracle.environment()["cuda"]
     results = {item.id: ItemResult(item.id, item.name, item.points, visibility=item.visibility)
                .not_graded("grading stopped before this item ran") for item in config.items}
-    todo = [g for g in checks.GROUPS if (groups is None or g in groups) and any(i in results for i in items_of(g))]
+    todo = [g for g in checks.GROUPS if any(i in results for i in items_of(g))]
     side_by_side = parallel_groups(len(todo))
     limits = Limits(memory_mb=config.memory_limit_mb, output_kb=config.output_limit_kb, use_cuda=use_cuda,
                     cpu_share=min(1.0, cpus.available() / side_by_side))

@@ -139,6 +139,10 @@ class ProcessTree:
                     _signal(os.kill, pid, sig)
             self.reap()
             time.sleep(0.02)
+
+    def forget(self) -> None:
+        """The worker is dead and reaped: other trees may stop excluding it. (Before it is reaped, its zombie
+        is our child, and another worker's tree would take it, and the CPU time it holds, for an orphan.)"""
         _live_roots.discard(self.root)
 
     def reap(self) -> None:

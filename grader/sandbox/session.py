@@ -165,6 +165,7 @@ class WorkerSession:
         except subprocess.TimeoutExpired:
             pass
         self.tree.reap()
+        self.tree.forget()
 
     def stop_worker(self) -> None:
         """End the worker (its folder stays); the next call starts a new one."""
