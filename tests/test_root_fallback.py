@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from conftest import PATHS, by_id, require_system
+from grader.config import REPO_ROOT
 from grader.sandbox import modes, sandbox_uid
 
 SPY_MODEL = '''import os
@@ -73,6 +76,7 @@ def test_process_mode_names_the_secret_files_every_user_may_read(monkeypatch):
 def test_uid_locks_live_in_a_private_folder_of_this_user(tmp_path, monkeypatch):
     # (was one /tmp folder for everyone: made 0700 by a root run, it broke every later non-root run)
     monkeypatch.setattr(modes.tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(modes, "MACHINE_WIDE", (tmp_path,))
     folder = modes.uid_lock_folder()
     assert folder == tmp_path / ("grader-sandbox-uids" if os.geteuid() == 0 else f"grader-sandbox-uids-{os.geteuid()}")
     assert folder.stat().st_uid == os.geteuid() and stat.S_IMODE(folder.stat().st_mode) == 0o700
@@ -80,6 +84,24 @@ def test_uid_locks_live_in_a_private_folder_of_this_user(tmp_path, monkeypatch):
     folder.chmod(0o777)   # another user could have made it, or opened it up: refused, never used
     with pytest.raises(RuntimeError, match="expected a private folder"):
         modes.uid_lock_folder()
+
+
+def test_graders_with_other_tmpdirs_never_share_a_sandbox_uid(tmp_path):
+    """Root's graders take sandbox uids from one machine-wide folder, whatever their TMPDIR: two that shared a
+    uid each counted, and killed, the other's workers (the kill sweep takes every process of the uid)."""
+    require_system(os.geteuid() == 0, "root (sandbox uids are root's)", "run the tests as root (CI does)")
+    probe = ("import sys, time\nfrom grader.sandbox.modes import sandbox_uid\nprint(sandbox_uid(), flush=True)\n"
+             "time.sleep(5)")
+    graders = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        graders.append(subprocess.Popen([sys.executable, "-c", probe], stdout=subprocess.PIPE, text=True,
+                                        env={**os.environ, "TMPDIR": str(tmp_path / name)}, cwd=REPO_ROOT))
+    uids = [int(g.stdout.readline()) for g in graders]
+    for g in graders:
+        g.kill()
+        g.wait()
+    assert uids[0] != uids[1], uids
 
 
 def test_auto_refuses_when_it_cannot_isolate(monkeypatch):

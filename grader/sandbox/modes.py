@@ -73,13 +73,22 @@ def sandbox_uid() -> int:
                        f"machine; run fewer at once")
 
 
+MACHINE_WIDE = (Path("/run"), Path("/tmp"))   # never TMPDIR: graders with other TMPDIRs must see one another
+
+
 def uid_lock_folder() -> Path:
     """The folder of sandbox_uid's lock files: one per user of the grader, made private, and refused if someone
     else made it first (a shared /tmp). Only root's graders switch to the sandbox uids, so only theirs must
-    share one: root keeps the name every grader version uses; another user gets a folder of their own (one
-    folder for all was root's, 0700, after a root run, and broke every later run of another user)."""
+    share one, in one place for the whole machine whatever each grader's TMPDIR (two graders of one machine
+    with other TMPDIRs took the same uid, and each counted, and killed, the other's workers); another user
+    gets a folder of their own (one folder for all was root's, 0700, after a root run, and broke every later
+    run of another user)."""
     uid = os.geteuid()
-    folder = Path(tempfile.gettempdir()) / ("grader-sandbox-uids" if uid == 0 else f"grader-sandbox-uids-{uid}")
+    if uid == 0:
+        base = next((p for p in MACHINE_WIDE if p.is_dir() and os.access(p, os.W_OK)), Path(tempfile.gettempdir()))
+        folder = base / "grader-sandbox-uids"
+    else:
+        folder = Path(tempfile.gettempdir()) / f"grader-sandbox-uids-{uid}"
     folder.mkdir(mode=0o700, exist_ok=True)
     info = os.lstat(folder)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != uid or info.st_mode & 0o077:
