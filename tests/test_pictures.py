@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import DATA, REFERENCE, fast_rubric
 from grader import pictures
@@ -20,6 +21,7 @@ from grader.checks import cnn
 from grader.config import load_config
 from grader.orchestrator import grade
 from grader.pages import tsne, write_student_page
+from grader.worker.tasks import principal_components
 from headless import Browser, require_chromium
 from test_worker_replies import ForgingSession, graded
 
@@ -89,8 +91,8 @@ def test_confusion_matches_a_loop_and_names_the_worst_pairs():
 
 
 def test_tsne_is_deterministic_and_cached(tmp_path, monkeypatch):
-    embedding = DATA.mnist().test_x[:200].reshape(200, -1).astype(np.float32)
-    x = pictures.reduce_embedding(embedding)
+    embedding = torch.from_numpy(DATA.mnist().test_x[:200].reshape(200, -1).astype(np.float32))
+    x = pictures.scaled(principal_components(embedding, pictures.PCA_DIMS).numpy())   # as the worker and cnn.py do
     layouts = []
     for run in ("a", "b"):   # two empty caches: computed twice, in two subprocesses
         monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path / run))
@@ -100,7 +102,7 @@ def test_tsne_is_deterministic_and_cached(tmp_path, monkeypatch):
     assert np.array_equal(layouts[0], layouts[1])
     np.save(tsne.cache_path(x), layouts[0] + 1)   # the cache answers, not a third run
     assert np.array_equal(tsne.layout(x).points, layouts[0] + 1)
-    assert np.array_equal(pictures.reduce_embedding(embedding), x)
+    assert np.array_equal(pictures.scaled(principal_components(embedding, pictures.PCA_DIMS).numpy()), x)
 
 
 def test_without_scikit_learn_the_page_says_how_to_install_it(reference_page, monkeypatch):
@@ -133,6 +135,7 @@ def forged_accuracy_run(embedding: np.ndarray, first_conv: np.ndarray | None = N
 @pytest.mark.parametrize("embedding, first_conv, problem", [
     (np.zeros((499, 8), np.float32), None, "embedding: expected float32 of shape (500, D)"),
     (np.zeros((500, 8, 2), np.float32), None, "embedding: expected float32 of shape (500, D)"),
+    (np.zeros((500, 33), np.float32), None, "embedding: expected float32 of shape (500, D), D at most 32"),
     (np.zeros((500, 8), np.int64), None, "embedding: expected float32"),
     (np.zeros((500, 8), np.float32), np.zeros((16, 5, 5), np.float32), "first_conv: expected float32 of shape"),
 ])
@@ -142,11 +145,13 @@ def test_forged_picture_arrays_are_an_error_of_cnn_accuracy_only(embedding, firs
 
 
 def test_honest_picture_arrays_are_kept_small():
-    embedding = np.random.default_rng(0).normal(size=(500, 1568)).astype(np.float32)
+    embedding = np.random.default_rng(0).normal(size=(500, pictures.PCA_DIMS)).astype(np.float32) * 1e6
     result = forged_accuracy_run(embedding, np.ones((16, 1, 5, 5), np.float32))
     assert result.status != "error", result.output
     kept = result.metrics["embedding_sample"]
-    assert pictures.unpack(kept["points"]).shape == (500, pictures.PCA_DIMS) and len(kept["digits"]) == 500
+    points = pictures.unpack(kept["points"])
+    assert points.shape == (500, pictures.PCA_DIMS) and np.isfinite(points).all() and np.abs(points).max() == 1
+    assert len(kept["digits"]) == 500
     assert kept["digits"] == "".join(map(str, DATA.mnist().test_y[:500]))
     assert pictures.unpack(result.metrics["first_conv"]).shape == (16, 1, 5, 5)
     assert len(kept["points"]["float16_base64"]) < 50_000

@@ -98,7 +98,8 @@ def score_accuracy(run: Run) -> None:
                           state=send_state(fresh, state), max_params=item.max_params, seed=run.seed,
                           eval_x=fresh.write_input("mnist_eval_x", np.concatenate([mnist.test_x, held_x])[order]),
                           probe_x=fresh.write_input("mnist_probe_x", probe),
-                          embed_x=fresh.write_input("mnist_embed_x", mnist.test_x[:pictures.EMBEDDED]))
+                          embed_x=fresh.write_input("mnist_embed_x", mnist.test_x[:pictures.EMBEDDED]),
+                          embed_dims=pictures.PCA_DIMS)
         if answer is None:
             return
         predictions = run.array(answer.get("predictions"), "cnn_train", shape=order.shape, session=fresh)
@@ -131,9 +132,9 @@ def picture_arrays(run: Run, answer: dict, fresh) -> dict | None:
         return None
     problem = None
     if embedding.ndim != 2 or embedding.shape[0] != pictures.EMBEDDED or \
-            not 0 < embedding.shape[1] <= pictures.MAX_EMBEDDING_DIM or embedding.dtype != np.float32:
+            not 0 < embedding.shape[1] <= pictures.PCA_DIMS or embedding.dtype != np.float32:
         problem = (f"embedding: expected float32 of shape ({pictures.EMBEDDED}, D), D at most "
-                   f"{pictures.MAX_EMBEDDING_DIM:,}, got {embedding.dtype} {embedding.shape}")
+                   f"{pictures.PCA_DIMS}, got {embedding.dtype} {embedding.shape}")
     elif weight is not None and (weight.ndim != 4 or weight.dtype != np.float32):
         problem = f"first_conv: expected float32 of shape (out, in, kh, kw), got {weight.dtype} {weight.shape}"
     if problem:
@@ -149,7 +150,7 @@ def picture_metrics(drawn: dict, test_predictions: np.ndarray, test_labels: np.n
     if np.isfinite(embedding).all():
         kept["embedding_sample"] = pictures.embedding_sample(embedding, test_labels[:pictures.EMBEDDED])
     if weight is not None and weight.size <= pictures.MAX_FILTER_VALUES and np.isfinite(weight).all():
-        kept["first_conv"] = pictures.pack(weight / max(float(np.abs(weight).max(initial=0.0)), 1e-12))
+        kept["first_conv"] = pictures.pack(pictures.scaled(weight))
     return kept
 
 
