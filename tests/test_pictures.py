@@ -115,14 +115,16 @@ def test_without_scikit_learn_the_page_says_how_to_install_it(reference_page, mo
     assert '<img id="filters"' in drawn.filters_figure(metrics["first_conv"])   # numpy and PIL only
 
 
-def forged_accuracy_run(embedding: np.ndarray, first_conv: np.ndarray | None = None):
+def forged_accuracy_run(embedding: np.ndarray | None, first_conv: np.ndarray | None = None):
     """cnn.accuracy scored from forged training and evaluation replies: every test image predicted right."""
     mnist = DATA.mnist()
     replies = {"cnn_train": {"state": [{"name": "w", "file": "w"}], "losses": [[0, 2.3]], "size": 10,
                              "size_after": 10, "trainable": 10},
-               "cnn_eval": {"predictions": "p", "untrained": "u", "size": 10, "embedding": "e"}}
+               "cnn_eval": {"predictions": "p", "untrained": "u", "size": 10}}
     arrays = {"w": np.zeros(10, np.float32), "u": np.zeros(cnn.PROBE, np.int64), "e": embedding,
               "p": np.zeros(len(mnist.test_x) + cnn.HELD_OUT, np.int64)}
+    if embedding is not None:
+        replies["cnn_eval"]["embedding"] = "e"
     if first_conv is not None:
         replies["cnn_eval"]["first_conv"], arrays["f"] = "f", first_conv
     session = ForgingSession(replies, arrays)
@@ -155,6 +157,14 @@ def test_honest_picture_arrays_are_kept_small():
     assert kept["digits"] == "".join(map(str, DATA.mnist().test_y[:500]))
     assert pictures.unpack(result.metrics["first_conv"]).shape == (16, 1, 5, 5)
     assert len(kept["points"]["float16_base64"]) < 50_000
+
+
+def test_a_model_without_embedding_or_conv_loses_only_the_pictures():
+    # the worker leaves the arrays out when the embedding is no batch of numbers, or there is no Conv2d
+    result = forged_accuracy_run(None)
+    assert result.status != "error" and "accuracy" in result.metrics, result.output
+    assert "confusion" in result.metrics and "embedding_sample" not in result.metrics
+    assert "first_conv" not in result.metrics
 
 
 def test_the_pictures_in_headless_chromium(reference_page, tmp_path):

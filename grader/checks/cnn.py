@@ -124,15 +124,15 @@ def score_accuracy(run: Run) -> None:
 
 
 def picture_arrays(run: Run, answer: dict, fresh) -> dict | None:
-    """The embedding of the EMBEDDED test images and the first conv's weight, checked; None (cnn.accuracy
-    then an error, as for any malformed reply) when the worker sent arrays of another shape."""
-    embedding = run.array(answer["embedding"], "cnn_train", session=fresh)
-    weight = None if answer.get("first_conv") is None else run.array(answer["first_conv"], "cnn_train", session=fresh)
-    if embedding is None or (answer.get("first_conv") is not None and weight is None):
+    """The embedding of the EMBEDDED test images and the first conv's weight (each None where the model has
+    none), checked; None (cnn.accuracy then an error, as for any malformed reply) for arrays of another shape."""
+    arrays = {key: None if answer.get(key) is None else run.array(answer[key], "cnn_train", session=fresh)
+              for key in ("embedding", "first_conv")}
+    if any(arrays[key] is None and answer.get(key) is not None for key in arrays):
         return None
-    problem = None
-    if embedding.ndim != 2 or embedding.shape[0] != pictures.EMBEDDED or \
-            not 0 < embedding.shape[1] <= pictures.PCA_DIMS or embedding.dtype != np.float32:
+    embedding, weight, problem = arrays["embedding"], arrays["first_conv"], None
+    if embedding is not None and (embedding.ndim != 2 or embedding.shape[0] != pictures.EMBEDDED or
+            not 0 < embedding.shape[1] <= pictures.PCA_DIMS or embedding.dtype != np.float32):
         problem = (f"embedding: expected float32 of shape ({pictures.EMBEDDED}, D), D at most "
                    f"{pictures.PCA_DIMS}, got {embedding.dtype} {embedding.shape}")
     elif weight is not None and (weight.ndim != 4 or weight.dtype != np.float32):
@@ -140,14 +140,14 @@ def picture_arrays(run: Run, answer: dict, fresh) -> dict | None:
     if problem:
         run.fail(run.owners("cnn_train"), f"the worker's reply is malformed: {problem}")
         return None
-    return {"embedding": embedding, "first_conv": weight}
+    return arrays
 
 
 def picture_metrics(drawn: dict, test_predictions: np.ndarray, test_labels: np.ndarray) -> dict:
     """What the report keeps for its pictures (grader/pictures.py): small, and only what can be drawn."""
     kept = {"confusion": pictures.confusion(test_predictions, test_labels)}
     embedding, weight = drawn["embedding"], drawn["first_conv"]
-    if np.isfinite(embedding).all():
+    if embedding is not None and np.isfinite(embedding).all():
         kept["embedding_sample"] = pictures.embedding_sample(embedding, test_labels[:pictures.EMBEDDED])
     if weight is not None and weight.size <= pictures.MAX_FILTER_VALUES and np.isfinite(weight).all():
         kept["first_conv"] = pictures.pack(pictures.scaled(weight))

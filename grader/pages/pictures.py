@@ -31,7 +31,7 @@ def tsne_figure(sample: object, accuracy: object, svg_id: str = "tsne") -> str:
     digits = sample.get("digits") if isinstance(sample, dict) else None
     if points is None or points.ndim != 2 or not isinstance(digits, str) or len(digits) != len(points) \
             or not digits.isdigit():
-        return '<p class="muted">No embedding picture: cnn.accuracy did not finish, or its embedding was not finite.</p>'
+        return '<p class="muted">No embedding picture: cnn.accuracy did not finish, or the embedding CNN.forward returned was not a finite batch of numbers.</p>'
     placed = tsne.layout(points)
     if placed.points is None:
         return f'<p class="note" id="{esc(svg_id)}-missing">No t-SNE picture: {esc(placed.why)}</p>'

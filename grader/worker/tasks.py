@@ -143,10 +143,14 @@ def task_cnn_eval(req, progress):
     state = received_state(req["state"], load)
     load_trained(model, state, "CNN()")
     after = predict(model, torch.from_numpy(load(req["eval_x"])), MNIST_EVAL_BATCH, argmax, device, normalize_mnist)
-    with torch.no_grad():
-        embedding = predict(model, torch.from_numpy(load(req["embed_x"])), MNIST_EVAL_BATCH, embedding_of, device,
-                            normalize_mnist)
-    pictures = {"embedding": save("cnn_embedding_sample", principal_components(embedding, req["embed_dims"]))}
+    pictures = {}
+    try:   # only a picture: an embedding that is no (N, ...) tensor of numbers costs the picture, not the score
+        with torch.no_grad():
+            embedding = predict(model, torch.from_numpy(load(req["embed_x"])), MNIST_EVAL_BATCH, embedding_of,
+                                device, normalize_mnist)
+            pictures["embedding"] = save("cnn_embedding_sample", principal_components(embedding, req["embed_dims"]))
+    except Exception:
+        pass
     if (weight := first_conv_weight(model)) is not None:
         pictures["first_conv"] = save("cnn_first_conv", weight)
     torch.manual_seed(req["seed"] + 7919)
