@@ -41,6 +41,15 @@ class ForgingSession:
     def call(self, task, timeout_s, on_progress=None, **params):
         return {"ok": True, "result": copy.deepcopy(self.replies[params.get("fn", task)]), "printed": ""}
 
+    def stop_worker(self):   # a Run's fresh_session may hand this same session back (as `with`)
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
 
 def graded(item_ids, session) -> Run:
     config = load_config(None, "quick")
@@ -96,7 +105,8 @@ def test_replies_the_worker_really_sends_pass():
                               {"output": "out/b.npy", "grad": "out/g.npy", "ops": [], "einops": False}]},
         "cnn_interface": {"logits": "out/l.npy", "embedding": "out/e.npy", "size": 10, "trainable": 10},
         "cnn_train": trained,
-        "cnn_eval": {"predictions": "out/p.npy", "untrained": "out/u.npy", "buffers_only": None, "size": 10},
+        "cnn_eval": {"predictions": "out/p.npy", "untrained": "out/u.npy", "buffers_only": None, "size": 10,
+                     "embedding": "out/e.npy", "first_conv": "out/f.npy"},
         "sr_interface": {"factors": {"2": {"output": "out/s.npy", "trainable": 5, "size": 5}, "3": {"error": "x"}}},
         "sr_train": {**trained, "losses": [[0, float("nan")]]},
         "sr_eval": {"outputs": "out/o.npy", "pretrain_outputs": "out/q.npy", "size": 10},

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import fingerprint, metrics
+from .. import fingerprint, metrics, pictures
 from ..cases import CNN_PROBE_SHAPE, cnn_probe
 from .evidence import judge_model_code
 from .run import Run, score_trained, training
@@ -97,14 +97,18 @@ def score_accuracy(run: Run) -> None:
         answer = run.call("cnn_train", task="cnn_eval", session=fresh, device=run.device(),
                           state=send_state(fresh, state), max_params=item.max_params, seed=run.seed,
                           eval_x=fresh.write_input("mnist_eval_x", np.concatenate([mnist.test_x, held_x])[order]),
-                          probe_x=fresh.write_input("mnist_probe_x", probe))
+                          probe_x=fresh.write_input("mnist_probe_x", probe),
+                          embed_x=fresh.write_input("mnist_embed_x", mnist.test_x[:pictures.EMBEDDED]),
+                          embed_dims=pictures.PCA_DIMS)
         if answer is None:
             return
         predictions = run.array(answer.get("predictions"), "cnn_train", shape=order.shape, session=fresh)
         untrained = run.array(answer.get("untrained"), "cnn_train", shape=(len(probe),), session=fresh)
         buffers_only = None if answer.get("buffers_only") is None else \
             run.array(answer["buffers_only"], "cnn_train", shape=(len(probe),), session=fresh)
-    if predictions is None or untrained is None or (answer.get("buffers_only") is not None and buffers_only is None):
+        drawn = picture_arrays(run, answer, fresh)
+    if predictions is None or untrained is None or (answer.get("buffers_only") is not None and buffers_only is None) \
+            or drawn is None:
         return
     in_order = np.empty_like(predictions)
     in_order[order] = predictions
@@ -115,7 +119,39 @@ def score_accuracy(run: Run) -> None:
     if buffers_only is not None:
         measured["buffers_only_accuracy"] = round(metrics.accuracy(buffers_only, held_y[:PROBE]), 4)
     measured["fingerprint"] = fingerprint.mnist(in_order[:n_test], mnist.test_y)   # similarity (grader/pages)
+    measured.update(picture_metrics(drawn, in_order[:n_test], mnist.test_y))
     judge(run, result, item, reply, measured, len(held_x))
+
+
+def picture_arrays(run: Run, answer: dict, fresh) -> dict | None:
+    """The embedding of the EMBEDDED test images and the first conv's weight (each None where the model has
+    none), checked; None (cnn.accuracy then an error, as for any malformed reply) for arrays of another shape."""
+    arrays = {key: None if answer.get(key) is None else run.array(answer[key], "cnn_train", session=fresh)
+              for key in ("embedding", "first_conv")}
+    if any(arrays[key] is None and answer.get(key) is not None for key in arrays):
+        return None
+    embedding, weight, problem = arrays["embedding"], arrays["first_conv"], None
+    if embedding is not None and (embedding.ndim != 2 or embedding.shape[0] != pictures.EMBEDDED or
+            not 0 < embedding.shape[1] <= pictures.PCA_DIMS or embedding.dtype != np.float32):
+        problem = (f"embedding: expected float32 of shape ({pictures.EMBEDDED}, D), D at most "
+                   f"{pictures.PCA_DIMS}, got {embedding.dtype} {embedding.shape}")
+    elif weight is not None and (weight.ndim != 4 or weight.dtype != np.float32):
+        problem = f"first_conv: expected float32 of shape (out, in, kh, kw), got {weight.dtype} {weight.shape}"
+    if problem:
+        run.fail(run.owners("cnn_train"), f"the worker's reply is malformed: {problem}")
+        return None
+    return arrays
+
+
+def picture_metrics(drawn: dict, test_predictions: np.ndarray, test_labels: np.ndarray) -> dict:
+    """What the report keeps for its pictures (grader/pictures.py): small, and only what can be drawn."""
+    kept = {"confusion": pictures.confusion(test_predictions, test_labels)}
+    embedding, weight = drawn["embedding"], drawn["first_conv"]
+    if embedding is not None and np.isfinite(embedding).all():
+        kept["embedding_sample"] = pictures.embedding_sample(embedding, test_labels[:pictures.EMBEDDED])
+    if weight is not None and weight.size <= pictures.MAX_FILTER_VALUES and np.isfinite(weight).all():
+        kept["first_conv"] = pictures.pack(pictures.scaled(weight))
+    return kept
 
 
 def judge(run: Run, result, item, reply: dict, m: dict, n_held: int) -> None:

@@ -50,7 +50,8 @@ REPLIES: dict[str, Spec] = {   # by worker task (grader/worker/tasks.py)
     "cnn_interface": Fields({"size": COUNT, "trainable": COUNT},
                             {"logits": PATH, "embedding": PATH, "shape_error": str}),
     "cnn_train": TRAINED,
-    "cnn_eval": Fields({"predictions": PATH, "untrained": PATH, "size": COUNT}, {"buffers_only": (PATH, type(None))}),
+    "cnn_eval": Fields({"predictions": PATH, "untrained": PATH, "size": COUNT},   # the pictures' arrays optional:
+                       {"buffers_only": (PATH, type(None)), "embedding": PATH, "first_conv": PATH}),  # no Conv2d...
     "sr_interface": Fields({"factors": MapOf(Fields({}, {"output": PATH, "trainable": COUNT, "size": COUNT,
                                                          "error": str}))}, {}),
     "sr_train": TRAINED,

@@ -1,6 +1,7 @@
 """One student's report.html: what an instructor opens from the roster, and what a student sees after
 `pytest grader` or `grade --html`. Every item's verdict and whole message, the training curves, accuracy and
-PSNR on the credit scale, the SR crops with their PSNR, flags, versions and sandbox. No script at all.
+PSNR on the credit scale, the practical's pictures (the t-SNE of the CNN's embedding next to the SR crops with
+their PSNR, the first convolution's filters, the confusion matrix), flags, versions and sandbox. No script.
 """
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import json
 
 from grader.formats import json_safe
 from grader.items import SPECS, TRAINED
-from grader.pages import charts
+from grader.pages import charts, pictures
 from grader.pages.html import badge, esc, is_base64, long_text, page, table
 from grader.pages.thresholds import METRIC
 from grader.result import Report
 
-HIDDEN_METRICS = ("losses", "fingerprint")   # charted, or for the similarity page only
+HIDDEN_METRICS = ("losses", "fingerprint", "confusion", "embedding_sample", "first_conv")   # drawn, or for the
+# similarity page only
 CURVES = tuple((spec.id, spec.model) for spec in TRAINED)   # (item, what it trained): a training curve each
 CROP_ITEMS = ", ".join(spec.id for spec in TRAINED if spec.images)   # the items whose run makes the crops
 
@@ -59,6 +61,19 @@ def crops_html(report: Report, caption_prefix: str = "") -> str:
     return "".join(figs)
 
 
+def _pictures(report: Report) -> str:
+    """The practical's pictures: the embedding's t-SNE next to the SR crops, then the filters and the
+    confusion matrix of the trained CNN (grader/pages/pictures.py)."""
+    cnn = next((t.metrics for t in report.tests if t.id == "cnn.accuracy"), {})
+    crops = crops_html(report)
+    crops = (f'<div><h3>Super-resolution crops (bicubic | student | HR)</h3>{crops}</div>' if crops else
+             f"<p>No super-resolution crops: {CROP_ITEMS} did not finish.</p>")
+    return ("<h2>What your models learned</h2>"
+            f'<div class="figs">{pictures.tsne_figure(cnn.get("embedding_sample"), cnn.get("accuracy"))}{crops}</div>'
+            f'<div class="figs">{pictures.filters_figure(cnn.get("first_conv"))}'
+            f'{pictures.confusion_figure(cnn.get("confusion"))}</div>')
+
+
 def _details(report: Report) -> str:
     files = "".join(f"<li>{esc(f.get('name'))}: {esc(f.get('bytes'))} bytes, sha256 {esc(f.get('sha256'))}</li>"
                     for f in report.submission.get("files", []) if isinstance(f, dict))
@@ -80,14 +95,10 @@ def render_student_page(report: Report, student: str, scales: dict, summary_link
     flags = ("<h2>Flags for the instructor</h2><p class='muted'>Automatic observations for a human to check, "
              "not verdicts.</p><ul>" + "".join(f"<li>{long_text(f)}</li>" for f in report.flags) + "</ul>"
              if report.flags else "")
-    crops = crops_html(report)
     body = "".join([
         f'<p><a href="{esc(summary_link)}">← class summary</a></p>' if summary_link else "",
         f"<h1>{esc(student)}: {report.score:g} / {report.max_score:g}</h1>",
         f'<p class="muted">profile {esc(report.profile)}, device {esc(report.device)}, sandbox {esc(report.sandbox)}, '
         f"{report.duration_s:.0f} s</p>", *notes, flags, "<h2>Items</h2>", _items(report),
-        _training(report, scales),
-        "<h2>Super-resolution crops (bicubic | student | HR)</h2>" + (f'<div class="figs">{crops}</div>' if crops
-                                                                     else f"<p>No crops: {CROP_ITEMS} did not finish.</p>"),
-        _details(report)])
+        _training(report, scales), _pictures(report), _details(report)])
     return page(f"Grading report: {student}", body)

@@ -7,7 +7,7 @@ Request fields, besides "id" and "task":
                  transposed?, grad_weight? (PixelShuffle)}]
   cnn_interface  input
   cnn_train      device, max_params, train_x, train_y, steps, batch_size, lr, optimizer, schedule, seed
-  cnn_eval       device, max_params, state, eval_x, probe_x, seed          (in a fresh worker: state.py)
+  cnn_eval       device, max_params, state, eval_x, probe_x, embed_x, embed_dims, seed   (a fresh worker: state.py)
   sr_interface   input, factors
   sr_train       device, upscale_factor, max_params, train_lr, train_hr, steps, batch_size, patch, lr,
                  optimizer, schedule, seed
@@ -105,9 +105,36 @@ def task_cnn_train(req, progress):
     return trained(model, losses, size, req["max_params"], "CNN()")
 
 
+def embedding_of(out):
+    """The embedding a CNN returned, one row per image (the logits' predict already required the pair)."""
+    return as_tensor(out[1], "CNN.forward (embedding)").float().flatten(1)
+
+
+def principal_components(x: torch.Tensor, dims: int) -> torch.Tensor:
+    """`x` (N, D) centred and projected on its first `dims` principal axes (from the N x N Gram matrix: a
+    small eigenproblem, about 10 MB, where an SVD of x took 46 MB more of the worker's memory limit), each
+    axis's sign fixed by its largest entry: the same embedding always gives the same numbers. Here, not on
+    the trusted side, whose group threads once hung in a threaded LAPACK call."""
+    x = x - x.mean(0)
+    values, vectors = torch.linalg.eigh((x @ x.T).double())
+    k = min(dims, len(values))
+    top = values.flip(0)[:k].clamp(min=0).sqrt()
+    reduced = vectors.flip(1)[:, :k] * top          # = U S of the SVD
+    signs = torch.sign(reduced[reduced.abs().argmax(0), torch.arange(k)])
+    return (reduced * torch.where(signs == 0, 1.0, signs)).float()
+
+
+def first_conv_weight(model):
+    """The first Conv2d's weight (out, in, kh, kw), or None: the filters the report draws."""
+    conv = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
+    return None if conv is None else conv.weight.float()
+
+
 def task_cnn_eval(req, progress):
     """Predictions of the trained CNN, rebuilt here from its state; of the fresh untrained CNN; and of a CNN
-    with the trained buffers but other random parameters (both of the last should be at chance)."""
+    with the trained buffers but other random parameters (both of the last should be at chance). Also, for
+    the report's pictures, the trained CNN's embedding of the embed_x images (reduced to embed_dims principal
+    components) and its first convolution's weight, as plain arrays (drawn on the trusted side)."""
     device, cls = req["device"], student_attr("model", "CNN")
     argmax = lambda out: first_output(out, "CNN.forward").argmax(1)
     probe = torch.from_numpy(load(req["probe_x"]))
@@ -116,6 +143,16 @@ def task_cnn_eval(req, progress):
     state = received_state(req["state"], load)
     load_trained(model, state, "CNN()")
     after = predict(model, torch.from_numpy(load(req["eval_x"])), MNIST_EVAL_BATCH, argmax, device, normalize_mnist)
+    pictures = {}
+    try:   # only a picture: an embedding that is no (N, ...) tensor of numbers costs the picture, not the score
+        with torch.no_grad():
+            embedding = predict(model, torch.from_numpy(load(req["embed_x"])), MNIST_EVAL_BATCH, embedding_of,
+                                device, normalize_mnist)
+            pictures["embedding"] = save("cnn_embedding_sample", principal_components(embedding, req["embed_dims"]))
+    except Exception:
+        pass
+    if (weight := first_conv_weight(model)) is not None:
+        pictures["first_conv"] = save("cnn_first_conv", weight)
     torch.manual_seed(req["seed"] + 7919)
     other, _ = build(cls, device=device, max_params=req["max_params"], what="CNN()")
     buffers_only = None
@@ -123,7 +160,7 @@ def task_cnn_eval(req, progress):
         buffers_only = save("cnn_buffers_only", predict(other, probe, MNIST_EVAL_BATCH, argmax, device,
                                                          normalize_mnist))
     return {"predictions": save("cnn_predictions", after), "untrained": save("cnn_untrained", untrained),
-            "buffers_only": buffers_only, "size": size}
+            "buffers_only": buffers_only, "size": size, **pictures}
 
 
 def task_sr_interface(req, progress):
