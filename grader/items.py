@@ -39,6 +39,7 @@ class ItemSpec:
     signal: str = ""       # the similarity signal its fingerprint metric feeds (grader/similarity/behaviour.py)
     images: bool = False   # the report's images (the SR crops) come from this item: shown only when it is
     upscaled: bool = False  # trains on BSDS300 at the item's upscale_factor (the data `data download` prepares)
+    pictures: bool = False  # its metrics carry the trained CNN's pictures (t-SNE sample, filters, confusion)
 
     @property
     def trained(self) -> bool:
@@ -58,7 +59,7 @@ ITEMS = (
     ItemSpec("cnn.interface", "cnn", "model.py", "cnn_interface"),
     ItemSpec("cnn.accuracy", "cnn", "model.py", "cnn_train", metric="accuracy",
              baseline="linear softmax classifier, same budget", baseline_submission="baseline_linear",
-             label="MNIST accuracy", title="MNIST test accuracy", model="MNIST CNN", signal="mnist"),
+             label="MNIST accuracy", title="MNIST test accuracy", model="MNIST CNN", signal="mnist", pictures=True),
     ItemSpec("sr.interface", "sr", "model.py", "sr_interface"),
     ItemSpec("sr.psnr", "sr", "model.py", "sr_train", metric="psnr", baseline="bicubic upsampling",
              baseline_metric="bicubic_psnr", label="SR PSNR", title="Mean PSNR on BSDS300 test", unit="dB",

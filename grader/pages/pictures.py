@@ -13,6 +13,9 @@ from grader import pictures
 from grader.pages import tsne
 from grader.pages.charts import FONT, W, _svg
 from grader.pages.html import esc
+from grader.items import TRAINED
+
+ITEM = next(spec.id for spec in TRAINED if spec.pictures)   # the item whose run the pictures come from
 
 # matplotlib's tab10, the practical's colours for the ten digits
 DIGIT_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -31,7 +34,8 @@ def tsne_figure(sample: object, accuracy: object, svg_id: str = "tsne") -> str:
     digits = sample.get("digits") if isinstance(sample, dict) else None
     if points is None or points.ndim != 2 or not isinstance(digits, str) or len(digits) != len(points) \
             or not digits.isdigit():
-        return '<p class="muted">No embedding picture: cnn.accuracy did not finish, or the embedding CNN.forward returned was not a finite batch of numbers.</p>'
+        return (f'<p class="muted">No embedding picture: {ITEM} did not finish, or the embedding CNN.forward '
+                'returned was not a finite batch of numbers.</p>')
     placed = tsne.layout(points)
     if placed.points is None:
         return f'<p class="note" id="{esc(svg_id)}-missing">No t-SNE picture: {esc(placed.why)}</p>'
@@ -61,7 +65,7 @@ def filters_figure(packed: object, img_id: str = "filters") -> str:
     """The first convolution's filters as a grid of PNG tiles: red positive, blue negative, white zero."""
     weight = pictures.unpack(packed)
     if weight is None or weight.ndim != 4 or weight.shape[0] == 0:
-        return '<p class="muted">No filter picture: the trained CNN has no Conv2d, or cnn.accuracy did not finish.</p>'
+        return f'<p class="muted">No filter picture: the trained CNN has no Conv2d, or {ITEM} did not finish.</p>'
     from PIL import Image
     out_ch, in_ch, kh, kw = weight.shape
     tiles = weight.mean(axis=1)                     # a filter over several input channels: their mean
@@ -91,7 +95,7 @@ def confusion_figure(counts: object, svg_id: str = "confusion") -> str:
     if not (isinstance(counts, list) and len(counts) == pictures.DIGITS and all(
             isinstance(row, list) and len(row) == pictures.DIGITS and
             all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in row) for row in counts)):
-        return '<p class="muted">No confusion matrix: cnn.accuracy did not finish.</p>'
+        return f'<p class="muted">No confusion matrix: {ITEM} did not finish.</p>'
     cell, left, top = 44, 70, 58
     title = "Confusion matrix on the test set"
     parts = [f'<text x="{W / 2}" y="16" text-anchor="middle" font-weight="bold">{esc(title)}</text>',
