@@ -338,9 +338,10 @@ def test_sigterm_leaves_a_valid_report(mode, tmp_path):
     tests = {t["id"]: t for t in data["tests"]}
     assert sorted(tests) == sorted(ITEM_IDS)
     assert data["complete"] is False
-    assert all(tests[i]["status"] == "passed" for i in ITEM_IDS if i.startswith("pixel"))
+    # item groups run side by side: what finished before the signal keeps its result, the rest names it
     assert tests["cnn.accuracy"]["status"] == "error" and "SIGTERM" in tests["cnn.accuracy"]["output"]
-    assert all(tests[i]["status"] == "error" and "SIGTERM" in tests[i]["output"] for i in ("sr.interface", "sr.psnr"))
+    assert all(t["status"] == "passed" or (t["status"] == "error" and "SIGTERM" in t["output"] and not t["graded"])
+               for t in tests.values()), {i: (t["status"], t["output"][:80]) for i, t in tests.items()}
     assert data["score"] == sum(t["score"] for t in data["tests"])
     time.sleep(0.5)
     assert not [p for p in survivors() if "descendant" not in p]
