@@ -35,9 +35,9 @@ class ProgressPrinter:
         self.stream.write(text)
         self.stream.flush()
 
-    def line(self, label: str, done: int, total: int, started: float | None = None) -> str:
+    def line(self, label: str, done: int, total: int) -> str:
         fraction = min(1.0, done / max(total, 1))
-        elapsed = time.monotonic() - (started if started is not None else self.running[label][0])
+        elapsed = time.monotonic() - self.running[label][0]
         eta = clock(elapsed / done * (total - done)) if 0 < done < total else "0:00" if done >= total else "?"
         return (f"  {label:<24} [{'#' * int(20 * fraction):<20}] {done}/{total}   "
                 f"{clock(elapsed)} elapsed, ETA {eta}")

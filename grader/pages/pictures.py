@@ -11,7 +11,7 @@ import numpy as np
 
 from grader import pictures
 from grader.pages import tsne
-from grader.pages.charts import FONT, W, _svg
+from grader.pages.charts import W, _svg
 from grader.pages.html import esc
 from grader.items import TRAINED
 
