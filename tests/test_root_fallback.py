@@ -17,7 +17,7 @@ import pytest
 
 from conftest import PATHS, by_id, require_system
 from grader.config import REPO_ROOT
-from grader.sandbox import modes, sandbox_uid
+from grader.sandbox import modes, reaper, sandbox_uid
 
 SPY_MODEL = '''import os
 from torch import nn
@@ -102,6 +102,25 @@ def test_graders_with_other_tmpdirs_never_share_a_sandbox_uid(tmp_path):
         g.kill()
         g.wait()
     assert uids[0] != uids[1], uids
+
+
+def test_a_dead_graders_workers_are_ended_before_its_sandbox_uid_is_reused():
+    """A grader killed with SIGKILL (Ray ends a dead worker's children so) leaves its workers running as its
+    sandbox uid. The next grader to take that uid would count them as its own worker's: in CI one student's
+    einops items failed their limits while a killed classmate's training still ran as the uid."""
+    require_system(os.geteuid() == 0, "root (sandbox uids are root's)", "run the tests as root (CI does)")
+    dead = ("import os, subprocess, sys, time\nfrom grader.sandbox.modes import sandbox_uid\nuid = sandbox_uid()\n"
+            "w = subprocess.Popen(['sleep', '600'], preexec_fn=lambda: (os.setsid(), os.setuid(uid)))\n"
+            "print(uid, w.pid, flush=True)\ntime.sleep(600)")
+    grader = subprocess.Popen([sys.executable, "-c", dead], stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    uid, leftover = (int(v) for v in grader.stdout.readline().split())
+    grader.kill()
+    grader.wait()
+    assert os.stat(f"/proc/{leftover}").st_uid == uid   # the dead grader's worker still runs as its uid
+    again = subprocess.run([sys.executable, "-c", "from grader.sandbox.modes import sandbox_uid; print(sandbox_uid())"],
+                           capture_output=True, text=True, cwd=REPO_ROOT, check=True)
+    assert int(again.stdout) == uid, "the next grader took another uid: nothing here shows the leftover ended"
+    assert not reaper.alive(leftover)
 
 
 def test_auto_refuses_when_it_cannot_isolate(monkeypatch):

@@ -17,6 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .reaper import end_processes_of_uid
+
 MODES = ("auto", "none", "process", "bwrap")
 SANDBOX_UID = 64123          # an unused uid for student code when the grader runs as root
 SANDBOX_UIDS = 256           # graders running at once on one machine (batch --jobs) each take their own
@@ -58,7 +60,8 @@ def sandbox_uid() -> int:
     """This grader process's uid for student code in `process` mode as root: the first of SANDBOX_UID,
     SANDBOX_UID + 1, ... that no other grader on the machine holds (a lock file, held for this process's
     life). The kill sweep and the memory count take every process of the uid as the worker's, so two
-    graders (batch --jobs 2) must never share one."""
+    graders (batch --jobs 2) must never share one, and what a dead grader left running as it is ended
+    before it is used."""
     folder = uid_lock_folder()
     for uid in range(SANDBOX_UID, SANDBOX_UID + SANDBOX_UIDS):
         fd = os.open(folder / f"{uid}.lock", os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
@@ -68,6 +71,7 @@ def sandbox_uid() -> int:
             os.close(fd)
             continue
         _held_uid_locks.append(fd)
+        end_processes_of_uid(uid)
         return uid
     raise RuntimeError(f"all {SANDBOX_UIDS} sandbox uids from {SANDBOX_UID} are held by graders running on this "
                        f"machine; run fewer at once")

@@ -156,6 +156,22 @@ class ProcessTree:
                 pass
 
 
+def end_processes_of_uid(uid: int, limit_s: float = 5.0) -> None:
+    """Stop and kill every process running as `uid`, until none is left. For a sandbox uid whose lock was
+    just taken: what still runs as it was left by a grader that died without stopping its workers (killed
+    with SIGKILL: by the OOM killer, a cluster scheduler, or Ray ending a dead worker's children), and the
+    new grader would count it as its own worker's, against its items' CPU and memory limits."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        victims = [pid for pid in pids_of_uid(uid) if alive(pid)]
+        if not victims:
+            return
+        for sig in (signal.SIGSTOP, signal.SIGKILL):   # stopped first: a forking process cannot outrun us
+            for pid in victims:
+                _signal(os.kill, pid, sig)
+        time.sleep(0.02)
+
+
 def _signal(send, target: int, sig: signal.Signals) -> None:
     try:
         send(target, sig)
