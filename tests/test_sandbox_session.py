@@ -179,3 +179,23 @@ def test_two_live_workers_of_one_grader_neither_count_nor_kill_each_other(tmp_pa
             assert first.call("fake", 10, code=hold.format(150))["result"] == "held"   # 150 MB of 300: its own
             assert second.proc.pid not in first.tree.members()
         assert first.call("fake", 10, code="result = 'still here'")["result"] == "still here"
+
+
+def test_a_worker_spawned_while_the_grade_is_being_stopped_is_ended_not_left_running(tmp_path, monkeypatch):
+    """SIGTERM's stop_all() kills every session's worker; one being spawned at that moment had no process yet
+    to kill, and ran its whole task (the grade waited for it) or outlived a grader killed meanwhile."""
+    import threading
+    from grader.sandbox import launch
+    stopped, spawned = threading.Event(), []
+
+    def spawn_then_stop(*args, **kwargs):
+        proc, read_fd = real_spawn(*args, **kwargs)
+        spawned.append(proc.pid)
+        stopped.set()   # what Sessions.stop_all does from the main thread, at the worst moment
+        return proc, read_fd
+    real_spawn = launch.spawn
+    monkeypatch.setattr(launch, "spawn", spawn_then_stop)
+    with WorkerSession(tmp_path, "process", Limits(startup_cpu_s=20), program=FAKE, stopped=stopped) as s:
+        failure = fails(s, "import time; time.sleep(600)")
+    assert "stopped while this worker started" in str(failure), failure
+    assert spawned and not alive(spawned[0])

@@ -78,6 +78,9 @@ class WorkerSession:
         self.watchdog = Watchdog(self.limits, self.tree.members, self.memory_used_mb, self.workspace.disk_usage,
                                  TreeClock(self.tree.members))
         self.ready = False
+        if self.stopped.is_set():   # set while this worker was spawned: Sessions.stop_all found no process here yet
+            self.stop_worker()
+            raise WorkerFailure("crash", "grading was stopped while this worker started")
         self.channel.greet(self.proc.stdin)
 
     def memory_used_mb(self, members: set[int]) -> float:
