@@ -22,11 +22,13 @@ from conftest import REFERENCE, require_system, write_submission
 from grader.config import REPO_ROOT
 
 BURN = "import os\nwhile os.getppid() != 1: pass"   # stops by itself if the test dies
-# A correct but weaker CNN and an SR net that upscales without its middle layer: both earn partial credit
+# A correct but weaker CNN (partial accuracy credit) and the SR part not started (a crash, no training: the
+# reference already trains SR in every environment, and this test is the costliest in CI)
+SR_STARTS = "        super().__init__()\n        self.relu = nn.ReLU()\n        self.conv1 = nn.Conv2d(1, 64"
 WEAK_MODEL = (REFERENCE / "model.py").read_text().replace(
     "nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),\n            nn.Conv2d(16, 32, 5, padding=2)",
     "nn.Conv2d(1, 2, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),\n            nn.Conv2d(2, 32, 5, padding=2)").replace(
-    "        x = self.relu(self.conv2(x))\n", "")
+    SR_STARTS, SR_STARTS.replace("super().__init__()", "raise NotImplementedError('part 2 not done yet')"))
 
 
 @contextmanager
@@ -85,6 +87,6 @@ def test_same_grade_idle_oversubscribed_and_in_half_a_cpu(tmp_path):
     reference = results["reference", "idle"]
     assert sum(score for score, _, _ in reference.values()) == 100
     weak_idle = results["weak", "idle"]
-    assert 0 < sum(s for s, _, _ in weak_idle.values()) < 100, weak_idle
+    assert 0 < weak_idle["cnn.accuracy"][0] < reference["cnn.accuracy"][0] and weak_idle["sr.psnr"][0] == 0, weak_idle
     for (name, where), found in results.items():
         assert found == results[name, "idle"], f"{name} graded differently {where} than idle"

@@ -50,12 +50,15 @@ def test_the_folder_is_never_mounted_over_a_read_only_bind():
 
 
 def test_environment_is_clean_except_in_none_mode():
-    parent = {"SECRET_TOKEN": "x", "CUDA_VISIBLE_DEVICES": "1", "HOME": "/home/me"}
+    parent = {"SECRET_TOKEN": "x", "CUDA_VISIBLE_DEVICES": "1", "HOME": "/home/me", "TMPDIR": "/home/me/tmp"}
     env = launch.environment("process", ROOT, Limits(threads=3), parent)
     assert "SECRET_TOKEN" not in env and env["CUDA_VISIBLE_DEVICES"] == "1"
     assert env["HOME"] == str(ROOT) and env["TMPDIR"] == str(ROOT / "tmp") and env["OMP_NUM_THREADS"] == "3"
     laptop = launch.environment("none", ROOT, Limits(), parent)
-    assert laptop["SECRET_TOKEN"] == "x" and laptop["HOME"] == "/home/me" and "TMPDIR" not in laptop
+    assert laptop["SECRET_TOKEN"] == "x" and laptop["HOME"] == "/home/me"
+    # the user's TMPDIR is not kept: a worker's temporary files stay in its folder, under its disk cap (a file
+    # written to a TMPDIR set in the user's shell escaped the cap and stayed behind)
+    assert laptop["TMPDIR"] == str(ROOT / "tmp")
 
 
 def test_rlimits_per_mode():

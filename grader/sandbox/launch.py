@@ -86,8 +86,7 @@ def environment(mode: str, root: Path, limits: Limits, parent_env: dict[str, str
            **DETERMINISM_ENV, **{name: str(limits.threads) for name in THREAD_VARIABLES}}
     if mode == "none":   # a laptop run keeps the user's environment (proxies, CUDA paths, ...)
         env = {**parent_env, **{k: v for k, v in env.items() if k != "HOME"}}
-    else:
-        env["TMPDIR"] = str(root / "tmp")
+    env["TMPDIR"] = str(root / "tmp")   # in every mode: temporary files count against the disk cap, and go with the folder
     for key in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
         if key in parent_env:
             env[key] = parent_env[key]
