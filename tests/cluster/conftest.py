@@ -104,8 +104,8 @@ def cluster_class(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("class")
     rubric = fast_rubric(root / "fast.yaml", mnist_steps=20, sr_steps=3, timeout_s=90)
     raw = yaml.safe_load(rubric.read_text())
-    for item in raw["items"]:   # generous for a loaded machine, except where the hang waits
-        item["timeout_s"] = 20 if item["id"] == "pixel_unshuffle.values" else item["timeout_s"]
+    for item in raw["items"]:   # CPU seconds: generous for slow CPUs, except where the hang spends them all
+        item["timeout_s"] = 6 if item["id"] == "pixel_unshuffle.values" else item["timeout_s"]
     raw["settings"]["memory_limit_mb"] = 1200
     raw["calibration"]["quick"]["cnn.accuracy"].update(zero_at=0.5, full_at=0.95)
     raw["calibration"]["quick"]["sr.psnr"].update(zero_at=6.0, full_at=30.0)

@@ -39,8 +39,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 CASES = yaml.safe_load((HERE / "cases.yaml").read_text())
 MODES = ["bwrap", "process"]
-TIMEOUTS = {"pixel_shuffle.shapes": 15, "pixel_shuffle.values": 15, "pixel_shuffle.einops": 15,
-            "pixel_shuffle.module": 15, "pixel_unshuffle.values": 15, "cnn.interface": 20, "sr.interface": 20,
+# CPU seconds (load does not count): the reference needs a fraction; an attack that loops spends them all
+TIMEOUTS = {"pixel_shuffle.shapes": 8, "pixel_shuffle.values": 8, "pixel_shuffle.einops": 8,
+            "pixel_shuffle.module": 8, "pixel_unshuffle.values": 8, "cnn.interface": 20, "sr.interface": 20,
             "cnn.accuracy": 60, "sr.psnr": 60}
 MAX_GRADE_S = 300           # an attack submission must not hold the grader longer than this (a loaded 2-core box)
 RESULTS: dict[str, dict] = {}
