@@ -69,9 +69,16 @@ def secrets(data: Datasets, out: str | Path | None = None) -> dict[str, str]:
 
 @contextmanager
 def interruptible():
-    """Turn SIGTERM/SIGINT into an exception so the report of what finished is still written."""
+    """Turn SIGTERM/SIGINT into an exception so the report of what finished is still written and every worker
+    is stopped. Only the first counts: one that arrived during that clean-up, raised there or (once the default
+    action was back) killing the grader, left workers running as the sandbox uid."""
+    received: list[str] = []
+
     def handler(signum, frame):
-        raise Interrupted(signal.Signals(signum).name)
+        if received:   # a Ray worker killed with SIGKILL: its child got SIGTERM 3 times in a second (measured)
+            return
+        received.append(signal.Signals(signum).name)
+        raise Interrupted(received[0])
     previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
@@ -127,8 +134,8 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
 
     private = snapshot(submitted)   # the workers and the static check read this copy, never the student's folder
     sessions = Sessions(private, mode, limits)
-    try:
-        with interruptible():
+    with interruptible():   # held through the clean-up too: a second signal must not cut it short
+        try:
             runnable = {}
             for group in todo:
                 owned = {i: results[i] for i in items_of(group) if i in results}
@@ -164,22 +171,22 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
             report.complete = all(t.graded for t in results.values())
-    except Interrupted as signal_name:
-        sessions.stop_all()
-        for item in results.values():
-            if not item.graded:
-                item.not_graded(f"the grader received {signal_name} before this item finished")
-        save()
-        raise
-    except Exception as exc:  # a harness bug must still leave a report naming it
-        sessions.stop_all()
-        for item in results.values():
-            if not item.graded:
-                item.not_graded(f"internal grader error ({type(exc).__name__}: {exc})")
-        save()
-        raise
-    finally:
-        remove_tree(private)
+        except Interrupted as signal_name:
+            sessions.stop_all()
+            for item in results.values():
+                if not item.graded:
+                    item.not_graded(f"the grader received {signal_name} before this item finished")
+            save()
+            raise
+        except Exception as exc:  # a harness bug must still leave a report naming it
+            sessions.stop_all()
+            for item in results.values():
+                if not item.graded:
+                    item.not_graded(f"internal grader error ({type(exc).__name__}: {exc})")
+            save()
+            raise
+        finally:
+            remove_tree(private)
     save()
     return report
 

@@ -65,6 +65,24 @@ def scores(out: Path) -> dict[str, dict[str, str]]:
     return {row["student"]: {k: row[k] for k in (*ITEM_IDS, "total", "status", "error")} for row in rows}
 
 
+def differences(out: Path, expected: dict[str, dict[str, str]]) -> str:
+    """Where the scores in `out` differ from `expected`, with what the report said about each such item and
+    how much time and memory its calls took (a failure in CI must say why, not only that)."""
+    lines = []
+    for student, row in scores(out).items():
+        wrong = [i for i in ITEM_IDS if row[i] != expected.get(student, {}).get(i)]
+        if not wrong:
+            continue
+        report = json.loads((out / student / "report.json").read_text())
+        said = {t["id"]: t for t in report["tests"]}
+        for item in wrong:
+            t = said[item]
+            lines.append(f"{student} {item}: {row[item]} (expected {expected[student][item]}), {t['status']}, "
+                         f"cpu {t.get('cpu_s')}/{t.get('cpu_limit_s')} s: {t['output'][:600]}")
+        lines.append(f"{student} calls: {report.get('calls')}")
+    return "\n".join(lines)
+
+
 def manifest(out: Path) -> dict:
     try:
         return json.loads((out / "manifest.json").read_text())["students"]

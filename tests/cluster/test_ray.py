@@ -12,7 +12,7 @@ import signal
 import pytest
 
 from . import ray_cluster
-from .conftest import (STUDENTS, batch, grading_mid_run, importable, manifest, require_system, scores,
+from .conftest import (STUDENTS, batch, differences, grading_mid_run, importable, manifest, require_system, scores,
                        task_starts, cluster_env, wait_for)
 
 
@@ -44,4 +44,4 @@ def test_ray_worker_killed_mid_task_is_retried(ray_head, cluster_class, local_sc
     for student in STUDENTS:
         assert len(task_starts(out, student)) == (2 if student == victim else 1), task_starts(out, student)
     assert not ray_cluster.alive(worker)
-    assert scores(out) == local_scores
+    assert scores(out) == local_scores, differences(out, local_scores)

@@ -12,7 +12,7 @@ import os
 import pytest
 
 from . import slurm_cluster
-from .conftest import (STUDENTS, batch, grading_mid_run, importable, manifest, require_system, scores,
+from .conftest import (STUDENTS, batch, differences, grading_mid_run, importable, manifest, require_system, scores,
                        task_starts, cluster_env, wait_for)
 
 
@@ -66,7 +66,7 @@ def test_slurm_arrays_scancel_retry_driver_killed_and_resumed(slurm, cluster_cla
     assert after[victim]["failures"] == 1 and "CANCELLED" in after[victim]["history"][0]["reason"]
     wait_for(lambda: not slurm.run("squeue", "--noheader").stdout.strip(), 60, "Slurm's queue to drain")
 
-    assert scores(out) == local_scores
+    assert scores(out) == local_scores, differences(out, local_scores)
     assert (out / "summary.html").is_file()
     assert not list(out.glob("*/report.attempt-*.json")), "killed attempts' partial reports are cleaned up"
     scripts = [p.read_text() for p in (out / ".slurm").rglob("*_submission.sh")]
