@@ -171,18 +171,13 @@ def grade(submission: str | Path, config: Config, data: Datasets, out: str | Pat
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
             report.complete = all(t.graded for t in results.values())
-        except Interrupted as signal_name:
+        except (Interrupted, Exception) as exc:  # a signal, or a harness bug, must still leave a report naming it
             sessions.stop_all()
+            why = (f"the grader received {exc} before this item finished" if isinstance(exc, Interrupted)
+                   else f"internal grader error ({type(exc).__name__}: {exc})")
             for item in results.values():
                 if not item.graded:
-                    item.not_graded(f"the grader received {signal_name} before this item finished")
-            save()
-            raise
-        except Exception as exc:  # a harness bug must still leave a report naming it
-            sessions.stop_all()
-            for item in results.values():
-                if not item.graded:
-                    item.not_graded(f"internal grader error ({type(exc).__name__}: {exc})")
+                    item.not_graded(why)
             save()
             raise
         finally:
