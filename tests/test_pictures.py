@@ -146,6 +146,21 @@ def test_forged_picture_arrays_are_an_error_of_cnn_accuracy_only(embedding, firs
     assert result.status == "error" and result.score == 0 and problem in result.output, result.output
 
 
+def test_a_first_conv_of_many_filters_draws_a_bounded_grid():
+    """The student chooses the first conv's shape: 65,536 1x1 filters (inside the kept-value cap) drew a
+    570 MB canvas on the trusted side; the page draws the first FILTER_TILES and says how many there are."""
+    from grader.pages import pictures as drawn
+    weight = np.random.default_rng(0).normal(size=(pictures.MAX_FILTER_VALUES, 1, 1, 1)).astype(np.float32)
+    html = drawn.filters_figure(pictures.pack(pictures.scaled(weight)))
+    png = base64.b64decode(re.search(r'src="data:image/png;base64,([^"]+)"', html)[1])
+    from PIL import Image
+    width, height = Image.open(io.BytesIO(png)).size
+    step = drawn.FILTER_PX + drawn.FILTER_GAP
+    assert (width, height) == (drawn.FILTER_COLUMNS * step - drawn.FILTER_GAP,
+                               drawn.FILTER_TILES // drawn.FILTER_COLUMNS * step - drawn.FILTER_GAP)
+    assert f"The first {drawn.FILTER_TILES} of the {pictures.MAX_FILTER_VALUES} filters" in html
+
+
 def test_honest_picture_arrays_are_kept_small():
     embedding = np.random.default_rng(0).normal(size=(500, pictures.PCA_DIMS)).astype(np.float32) * 1e6
     result = forged_accuracy_run(embedding, np.ones((16, 1, 5, 5), np.float32))

@@ -21,6 +21,7 @@ ITEM = next(spec.id for spec in TRAINED if spec.pictures)   # the item whose run
 DIGIT_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                 "#bcbd22", "#17becf")
 FILTER_PX, FILTER_GAP, FILTER_COLUMNS = 48, 6, 8
+FILTER_TILES = 64   # drawn at most: a 1x1 conv with 65,536 outputs (within the value cap) was a 570 MB canvas
 
 
 def embedding_title(accuracy: object) -> str:
@@ -68,10 +69,10 @@ def filters_figure(packed: object, img_id: str = "filters") -> str:
         return f'<p class="muted">No filter picture: the trained CNN has no Conv2d, or {ITEM} did not finish.</p>'
     from PIL import Image
     out_ch, in_ch, kh, kw = weight.shape
-    tiles = weight.mean(axis=1)                     # a filter over several input channels: their mean
+    tiles = weight[:FILTER_TILES].mean(axis=1)      # a filter over several input channels: their mean
     tiles = tiles / max(float(np.abs(tiles).max()), 1e-12)
-    columns = min(FILTER_COLUMNS, out_ch)
-    rows = -(-out_ch // columns)
+    columns = min(FILTER_COLUMNS, len(tiles))
+    rows = -(-len(tiles) // columns)
     step = FILTER_PX + FILTER_GAP
     canvas = np.full((rows * step - FILTER_GAP, columns * step - FILTER_GAP, 3), 255, dtype=np.uint8)
     for k, tile in enumerate(tiles):
@@ -84,7 +85,8 @@ def filters_figure(packed: object, img_id: str = "filters") -> str:
     Image.fromarray(canvas).save(buffer, format="PNG", optimize=True)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return (f'<figure style="width:{max(canvas.shape[1], 300)}px"><img id="{esc(img_id)}" alt="first convolution filters" src="data:image/png;base64,{data}">'
-            f'<figcaption>The {out_ch} filters of your first convolution ({kh}x{kw}'
+            f'<figcaption>{f"The first {len(tiles)} of the" if len(tiles) < out_ch else "The"} {out_ch} filters of '
+            f'your first convolution ({kh}x{kw}'
             f'{f", mean over {in_ch} input channels" if in_ch > 1 else ""}): red positive, blue negative.'
             f'</figcaption></figure>')
 

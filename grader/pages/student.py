@@ -14,8 +14,8 @@ from grader.pages.html import badge, esc, is_base64, long_text, page, table
 from grader.pages.thresholds import METRIC
 from grader.result import Report
 
-HIDDEN_METRICS = ("losses", "fingerprint", "confusion", "embedding_sample", "first_conv")   # drawn, or for the
-# similarity page only
+# drawn (curves, pictures), or for the similarity page only
+HIDDEN_METRICS = ("losses", "fingerprint", "confusion", "embedding_sample", "first_conv")
 CURVES = tuple((spec.id, spec.model) for spec in TRAINED)   # (item, what it trained): a training curve each
 CROP_ITEMS = ", ".join(spec.id for spec in TRAINED if spec.images)   # the items whose run makes the crops
 
@@ -64,7 +64,7 @@ def crops_html(report: Report, caption_prefix: str = "") -> str:
 def _pictures(report: Report) -> str:
     """The practical's pictures: the embedding's t-SNE next to the SR crops, then the filters and the
     confusion matrix of the trained CNN (grader/pages/pictures.py)."""
-    cnn = next((t.metrics for t in report.tests if t.id in SPECS and SPECS[t.id].pictures), {})
+    cnn = next((t.metrics for t in report.tests if t.id == pictures.ITEM), {})
     crops = crops_html(report)
     crops = (f'<div><h3>Super-resolution crops (bicubic | student | HR)</h3>{crops}</div>' if crops else
              f"<p>No super-resolution crops: {CROP_ITEMS} did not finish.</p>")
