@@ -134,9 +134,7 @@ class ProcessTree:
             groups.discard(os.getpgrp())
             for group in groups:
                 _signal(os.killpg, group, signal.SIGKILL)
-            for sig in (signal.SIGSTOP, signal.SIGKILL):
-                for pid in victims:
-                    _signal(os.kill, pid, sig)
+            _stop_then_kill(victims)
             self.reap()
             time.sleep(0.02)
 
@@ -166,10 +164,15 @@ def end_processes_of_uid(uid: int, limit_s: float = 5.0) -> None:
         victims = [pid for pid in pids_of_uid(uid) if alive(pid)]
         if not victims:
             return
-        for sig in (signal.SIGSTOP, signal.SIGKILL):   # stopped first: a forking process cannot outrun us
-            for pid in victims:
-                _signal(os.kill, pid, sig)
+        _stop_then_kill(victims)
         time.sleep(0.02)
+
+
+def _stop_then_kill(pids) -> None:
+    """SIGSTOP all, then SIGKILL all: a stopped process forks no more, so none can outrun the scan."""
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        for pid in pids:
+            _signal(os.kill, pid, sig)
 
 
 def _signal(send, target: int, sig: signal.Signals) -> None:
