@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import time
 
 import pytest
 
 from grader.sandbox import Limits, WorkerFailure, WorkerSession
-from grader.sandbox.reaper import alive
+from grader.sandbox.reaper import alive, parents
 from sandbox_fakes import FAKE, NEVER_READY, need_mode, processes_named, wait_until
 
 MODES = ["none", "process", "bwrap"]
@@ -179,6 +180,32 @@ def test_two_live_workers_of_one_grader_neither_count_nor_kill_each_other(tmp_pa
             assert first.call("fake", 10, code=hold.format(150))["result"] == "held"   # 150 MB of 300: its own
             assert second.proc.pid not in first.tree.members()
         assert first.call("fake", 10, code="result = 'still here'")["result"] == "still here"
+
+
+@pytest.mark.parametrize("mode", ["none", "process"])   # bwrap: the inner processes die with the outer one
+def test_a_killed_workers_child_is_not_taken_for_the_other_live_workers_orphan(tmp_path, mode):
+    """Groups run side by side. When one group's worker is killed, its child is re-parented to this process
+    (a subreaper) before it dies: the other group's tree counted it as a fresh orphan of its own, and with it
+    the memory it held (CI: sr.psnr failed on the memory limit that cnn.accuracy's worker passed)."""
+    name = "sbx" + secrets.token_hex(4)
+    child = ("import os, time\nif os.fork() == 0:\n    open('/proc/self/comm', 'w').write(req['name'])\n"
+             "    held = b'x' * (200 * 2**20)\n    time.sleep(600)\n"
+             "while not any(open(f'/proc/{p}/comm').read().strip() == req['name'] for p in os.listdir('/proc')\n"
+             "              if p.isdigit() and os.path.exists(f'/proc/{p}/comm')):\n    time.sleep(0.01)\n"
+             "time.sleep(0.5)\nresult = 'forked'")
+    hold = "import builtins, time; builtins.held = b'x' * (150 * 2**20); time.sleep(1); result = 'held'"
+    with session(tmp_path, mode) as first, session(tmp_path, mode, memory_mb=300) as second:
+        assert second.call("fake", 10, code="result = 'started'")["result"] == "started"
+        assert first.call("fake", 10, code=child, name=name)["result"] == "forked"
+        [orphan] = processes_named(name)
+        assert orphan in first.tree.members()
+        os.kill(first.proc.pid, signal.SIGKILL)
+        assert wait_until(lambda: parents().get(orphan) == os.getpid(), 5)   # re-parented to this process
+        assert alive(orphan)
+        assert orphan not in second.tree.members()
+        assert second.call("fake", 10, code=hold)["result"] == "held"   # 150 MB of 300: its own alone
+        first.stop_worker()
+        assert wait_until(lambda: processes_named(name) == [], 5), "the killed worker's child outlived its tree"
 
 
 def test_a_worker_spawned_while_the_grade_is_being_stopped_is_ended_not_left_running(tmp_path, monkeypatch):

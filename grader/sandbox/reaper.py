@@ -84,6 +84,11 @@ def pids_of_uid(uid: int) -> list[int]:
 
 
 _live_roots: set[int] = set()   # the root of every ProcessTree of this process not yet killed
+# pid -> root of the tree whose scan saw it first, until the process is gone from /proc. A worker's process
+# that its tree has seen stays that tree's after its parent dies and it is re-parented to us: a killed
+# worker's child (or, in bwrap, the sandbox's inner processes while the outer bwrap dies first) is otherwise
+# a fresh orphan of ours that the other group's tree takes for its own, with the memory and CPU it holds.
+_claimed: dict[int, int] = {}
 # Held while a worker is spawned and its ProcessTree registered, and while a tree lists its members: a grade
 # runs item groups side by side, and a worker just spawned is our child before it is in _live_roots.
 SPAWNING = threading.RLock()
@@ -106,11 +111,15 @@ class ProcessTree:
         with SPAWNING:
             links, me = parents(), os.getpid()
             others = set(_live_roots) - {self.root}
-        orphans = {pid for pid, ppid in links.items() if ppid == me and pid not in self.ours_before} - others
-        pids = {self.root} | orphans
-        pids |= _below(pids, links)
-        if self.uid is not None:
-            pids |= set(pids_of_uid(self.uid)) - others - _below(others, links)
+            for gone in [pid for pid in _claimed if pid not in links]:
+                del _claimed[gone]
+            theirs = {pid for pid, root in _claimed.items() if root != self.root} | others
+            orphans = {pid for pid, ppid in links.items() if ppid == me and pid not in self.ours_before} - theirs
+            pids = {self.root} | orphans
+            pids |= _below(pids, links)
+            if self.uid is not None:
+                pids |= set(pids_of_uid(self.uid)) - theirs - _below(theirs, links)
+            _claimed.update(dict.fromkeys(pids, self.root))
         return pids
 
     def kill(self, limit_s: float = 5.0) -> None:
