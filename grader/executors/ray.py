@@ -12,12 +12,38 @@ the students whose task.json says they finished and resubmits the others.
 from __future__ import annotations
 
 import os
+import socket
 
 from ..config import ConfigError
 from ..sinks import terminal_text
 from .task import TaskSpec, run_task
 
 INSTALL = "pip install 'cnn-practical-grader[ray]'"
+
+
+def join(ray, address: str | None) -> None:
+    """ray.init, with a failure said in one line and what to do: Ray retries a dead head for minutes, then
+    exits the process (SystemExit); a missing token is an AuthenticationError with a page of text."""
+    where = address or "this machine"
+    if address and address != "auto" and "://" not in address:
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(f"--ray-address {address!r}: expected HOST:PORT of the cluster's head, e.g. "
+                              f"10.0.0.1:6379")
+        try:
+            socket.create_connection((host, int(port)), timeout=10).close()
+        except OSError as exc:
+            raise ConfigError(f"no Ray cluster answers at {address} ({exc.strerror or exc}): start its head there "
+                              f"with `ray start --head --port={port}`, or pass the head's address") from None
+    try:
+        ray.init(address=address, log_to_driver=False, include_dashboard=False, configure_logging=False)
+    except (Exception, SystemExit) as exc:
+        said = " ".join(str(exc).split())
+        if isinstance(exc, ray.exceptions.AuthenticationError):
+            raise ConfigError(f"the Ray cluster at {where} uses token authentication and this machine has no "
+                              f"token for it: set RAY_AUTH_TOKEN (or copy ~/.ray/auth_token from the head). "
+                              f"Ray said: {said[:300]}") from None
+        raise ConfigError(f"could not join the Ray cluster at {where}: {type(exc).__name__} {said[:300]}") from None
 
 
 class RayBackend:
@@ -33,8 +59,7 @@ class RayBackend:
         ray.cloudpickle.register_pickle_by_value(task)   # workers need the interpreter, not this package
         os.environ.setdefault("RAY_DEDUP_LOGS", "0")
         self.ray = ray
-        ray.init(address=args.ray_address, log_to_driver=False, include_dashboard=False,
-                 configure_logging=False)
+        join(ray, args.ray_address)
         gpus = task_gpus(args, run)
         if gpus and ray.cluster_resources().get("GPU", 0) < gpus:
             raise ConfigError(f"the Ray cluster at {args.ray_address or 'this machine'} has no GPU for the "

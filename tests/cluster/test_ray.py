@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 
 import pytest
 
 from . import ray_cluster
-from .conftest import (STUDENTS, batch, differences, grading_mid_run, importable, manifest, require_system, scores,
-                       task_starts, cluster_env, wait_for)
+from .conftest import (STUDENTS, batch, differences, fast_rubric, grading_mid_run, importable, manifest,
+                       require_system, scores, task_starts, cluster_env, wait_for, write_submission)
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +46,35 @@ def test_ray_worker_killed_mid_task_is_retried(ray_head, cluster_class, local_sc
         assert len(task_starts(out, student)) == (2 if student == victim else 1), task_starts(out, student)
     assert not ray_cluster.alive(worker)
     assert scores(out) == local_scores, differences(out, local_scores)
+
+
+def failed_batch(tmp_path, address: str, **env: str) -> str:
+    """stderr of a batch that could not join the Ray cluster at `address` (exit status 2, no traceback)."""
+    require_system(importable("ray"), "Ray", "pip install 'cnn-practical-grader[ray]'")
+    subs = tmp_path / "subs"
+    write_submission(subs / "a")
+    r = batch(subs, tmp_path / "out", fast_rubric(tmp_path / "fast.yaml"), "--executor", "ray", "--ray-address",
+              address, env=cluster_env(HOME=str(tmp_path), **env), check=False, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    return r.stderr
+
+
+def test_a_ray_head_that_does_not_answer_is_one_line_not_minutes(tmp_path):
+    """Ray itself retries a dead address for minutes, then exits the driver with status 15."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]   # free once closed: nothing listens there
+    said = failed_batch(tmp_path, f"127.0.0.1:{port}")
+    assert f"no Ray cluster answers at 127.0.0.1:{port} (Connection refused)" in said, said
+    assert f"ray start --head --port={port}" in said, said
+
+
+def test_a_cluster_with_token_authentication_and_no_token_here_says_what_to_set(tmp_path):
+    """Ray's own AuthenticationError (a page of text) becomes one line naming RAY_AUTH_TOKEN."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        said = failed_batch(tmp_path, f"127.0.0.1:{s.getsockname()[1]}", RAY_AUTH_MODE="token")
+    last = said.splitlines()[-1]
+    assert last.startswith("error: the Ray cluster at ") and "ray.exceptions" not in said, said
+    assert "uses token authentication and this machine has no token for it: set RAY_AUTH_TOKEN" in last, said
