@@ -116,7 +116,8 @@ def _dir_entries(root: Path) -> list[_FoundFile]:
             refused = "" if stat.S_ISREG(info.st_mode) else "a symbolic link" if stat.S_ISLNK(info.st_mode) \
                 else "a special file (FIFO, device or socket)"
             out.append(_FoundFile(rel, info.st_size if not refused else 0,
-                                  lambda n, d=dirpath, f=fname: read_submission_file(d, f, limit=n), refused=refused))
+                                  lambda n, d=os.path.relpath(dirpath, root), f=fname:
+                                  read_submission_file(d, f, limit=n, beneath=root), refused=refused))
     return out
 
 

@@ -10,11 +10,12 @@ snapshot of them (`snapshot`), so what was checked is what runs.
 """
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from .sinks import terminal_text
 
@@ -33,18 +34,21 @@ def _kind(mode: int) -> str:
             else "not a regular file")
 
 
-def read_submission_file(folder: str | os.PathLike, name: str, limit: int = MAX_SUBMISSION_BYTES) -> bytes:
+def read_submission_file(folder: str | os.PathLike, name: str, limit: int = MAX_SUBMISSION_BYTES,
+                         beneath: str | os.PathLike | None = None) -> bytes:
     """The bytes of folder/name; FileNotFoundError when it is missing, SubmissionFileError when it is a
-    link, not a regular file, or larger than `limit`. `name` is one path component."""
+    link, not a regular file, or larger than `limit`. `name` is one path component. With `beneath`, `folder`
+    is relative to that root and no folder on the way may be a link either: a folder listed earlier and
+    swapped for a link to elsewhere since (a bulk download a student can still write to) is refused."""
     if not name or "/" in name or name in (".", ".."):
         raise ValueError(f"{name!r} is not a file name")
     shown = terminal_text(name)
-    dir_fd = os.open(folder, _DIR_FLAGS)
+    dir_fd = os.open(folder, _DIR_FLAGS) if beneath is None else _open_beneath(beneath, folder)
     try:
         try:
             fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
         except OSError as exc:
-            if exc.errno == 40 or os.path.islink(os.path.join(folder, name)):   # ELOOP: the last part is a link
+            if exc.errno == errno.ELOOP or _is_link(name, dir_fd):
                 raise SubmissionFileError(f"{shown} is a symbolic link; submit the file itself") from None
             if isinstance(exc, FileNotFoundError):
                 raise
@@ -64,6 +68,36 @@ def read_submission_file(folder: str | os.PathLike, name: str, limit: int = MAX_
     if len(content) > limit:   # it grew while we read
         raise SubmissionFileError(too_large(shown, len(content), limit))
     return content
+
+
+def _open_beneath(root: str | os.PathLike, relative: str | os.PathLike) -> int:
+    """A descriptor of root/relative, every part of `relative` opened with O_NOFOLLOW from the one before."""
+    fd = os.open(root, _DIR_FLAGS)
+    try:
+        for part in PurePath(relative).parts:
+            if part in ("/", "..") or "/" in part:
+                raise ValueError(f"{relative!r} is not a path below {root!r}")
+            try:
+                inner = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise SubmissionFileError(f"the folder {terminal_text(str(relative))} is a symbolic link or "
+                                              f"not a folder any more (it changed while it was read); submit "
+                                              f"the files themselves") from None
+                raise
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _is_link(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def too_large(shown: str, size: int, limit: int) -> str:

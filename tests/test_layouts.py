@@ -190,3 +190,27 @@ def test_two_uploads_with_one_id_and_folders_of_links_only(tmp_path):
     assert set(subs) == {"dup#1", "dup#2", "links"}
     assert all("2 uploads have the student id 'dup'" in subs[d].error and not subs[d].files for d in ("dup#1", "dup#2"))
     assert "no model.py or pixel_shuffle.py that can be read" in subs["links"].error
+
+
+def test_a_folder_swapped_for_a_link_after_it_was_listed_is_refused_not_followed(tmp_path, monkeypatch):
+    """A bulk download a student can still write to: between the listing and the reading, their folder
+    becomes a link to a folder elsewhere that holds a model.py (here: a secret of the grading machine)."""
+    root, elsewhere = tmp_path / "class", tmp_path / "elsewhere"
+    (root / "alice" / "work").mkdir(parents=True)
+    (root / "alice" / "work" / "model.py").write_bytes(MODEL)
+    (root / "bob").mkdir()
+    (root / "bob" / "model.py").write_bytes(MODEL)
+    elsewhere.mkdir()
+    (elsewhere / "model.py").write_text("SECRET = 'of the grading machine'\n")
+    real_walk = os.walk
+
+    def walk_then_swap(top, *args, **kwargs):
+        yield from real_walk(top, *args, **kwargs)
+        if Path(top) == root:
+            os.rename(root / "alice" / "work", tmp_path / "moved")
+            (root / "alice" / "work").symlink_to(elsewhere)
+    monkeypatch.setattr(os, "walk", walk_then_swap)
+    subs = by_id(discover(root))
+    assert not any(b"SECRET" in content for s in subs.values() for content in s.files.values())
+    assert "work is a symbolic link or not a folder any more" in subs["alice"].error, subs["alice"]
+    assert subs["bob"].files == {"model.py": MODEL} and not subs["bob"].error
