@@ -72,11 +72,12 @@ def read_submission_file(folder: str | os.PathLike, name: str, limit: int = MAX_
 
 def _open_beneath(root: str | os.PathLike, relative: str | os.PathLike) -> int:
     """A descriptor of root/relative, every part of `relative` opened with O_NOFOLLOW from the one before."""
+    parts = PurePath(relative).parts
+    if PurePath(relative).is_absolute() or ".." in parts:
+        raise ValueError(f"{relative!r} is not a path below {root!r}")
     fd = os.open(root, _DIR_FLAGS)
     try:
-        for part in PurePath(relative).parts:
-            if part in ("/", "..") or "/" in part:
-                raise ValueError(f"{relative!r} is not a path below {root!r}")
+        for part in parts:
             try:
                 inner = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
             except OSError as exc:

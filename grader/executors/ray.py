@@ -43,6 +43,9 @@ def join(ray, address: str | None) -> None:
             raise ConfigError(f"the Ray cluster at {where} uses token authentication and this machine has no "
                               f"token for it: set RAY_AUTH_TOKEN (or copy ~/.ray/auth_token from the head). "
                               f"Ray said: {said[:300]}") from None
+        if isinstance(exc, SystemExit):   # what Ray does after minutes of retrying a head that does not reply
+            raise ConfigError(f"Ray gave up joining the cluster at {where}: something answers there, but no Ray "
+                              f"head did (check the address and port that `ray start --head` printed)") from None
         raise ConfigError(f"could not join the Ray cluster at {where}: {type(exc).__name__} {said[:300]}") from None
 
 
